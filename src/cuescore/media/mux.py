@@ -1,0 +1,113 @@
+"""Put a new soundtrack on a video: the video stream is copied packet for packet, never re-encoded."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from scipy.signal import resample_poly
+
+from cuescore.errors import OutputError
+from cuescore.fileio import atomic_path, check_output_path
+from cuescore.media.audio import Audio, read_audio_track
+from cuescore.media.probe import VideoInfo, open_container, probe, video_stream
+
+# Audio codec per output container; Opus only runs at 48 kHz.
+_AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+_CODEC_RATE = {"libopus": 48000}
+_FRAME_SAMPLES = 1024
+
+
+def audio_codec_for(path: str | os.PathLike) -> str:
+    """The audio codec used for an output file, chosen by its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _AUDIO_CODEC:
+        raise OutputError(f"{path}: unsupported output type '{suffix}'; use one of {', '.join(sorted(_AUDIO_CODEC))}")
+    return _AUDIO_CODEC[suffix]
+
+
+def mix_original(audio: Audio, video_path: str | os.PathLike, gain: float) -> Audio:
+    """`audio` with the video's own audio track mixed under it at linear `gain` (peak-limited to 1)."""
+    original = read_audio_track(video_path, audio.sample_rate, audio.channels).fit_length(audio.samples.shape[1])
+    mixed = audio.samples + gain * original.samples
+    peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
+    if peak > 0.999:
+        mixed *= 0.999 / peak
+    return Audio(mixed, audio.sample_rate)
+
+
+def mux(
+    video_path: str | os.PathLike,
+    audio: Audio,
+    out_path: str | os.PathLike,
+    *,
+    original_gain: float = 0.0,
+    bitrate: int = 192_000,
+    info: VideoInfo | None = None,
+) -> Path:
+    """Write `out_path`: the video stream of `video_path` copied unchanged plus `audio` as the only
+    audio track, trimmed or padded to exactly the video's duration.
+
+    original_gain: if > 0 and the video has sound, its audio is mixed under the new track at
+        this linear gain. Written to a temporary file and renamed, so a failure leaves nothing.
+    """
+    codec = audio_codec_for(out_path)
+    check_output_path(out_path)
+    info = info or probe(video_path)
+    rate = _CODEC_RATE.get(codec, audio.sample_rate)
+    track = audio.to_channels(2)
+    if original_gain > 0 and info.has_audio:
+        track = mix_original(track, video_path, original_gain)
+    if rate != track.sample_rate:
+        g = np.gcd(rate, track.sample_rate)
+        track = Audio(resample_poly(track.samples, rate // g, track.sample_rate // g, axis=1), rate)
+    track = track.fit_length(int(round(info.duration * rate)))
+    with atomic_path(out_path) as tmp:
+        try:
+            _write(video_path, track, tmp, codec, bitrate, info)
+        except av.error.FFmpegError as exc:
+            raise OutputError(
+                f"{out_path}: cannot store {info.codec} video in a '{Path(out_path).suffix}' file ({exc.strerror}); "
+                "try an .mkv output"
+            ) from None
+    return Path(out_path)
+
+
+def _write(video_path, track: Audio, tmp: Path, codec: str, bitrate: int, info: VideoInfo) -> None:
+    samples = np.ascontiguousarray(np.clip(track.samples, -1.0, 1.0).astype(np.float32))
+    rate = track.sample_rate
+    with open_container(video_path) as src, av.open(str(tmp), mode="w") as dst:
+        in_v = video_stream(src, video_path)
+        out_v = dst.add_stream_from_template(in_v)
+        out_a = dst.add_stream(codec, rate=rate, layout="stereo")
+        out_a.bit_rate = bitrate
+        out_a.time_base = Fraction(1, rate)
+        first_pts = round(info.start_time * rate)
+        cursor = 0
+        for packet in src.demux(in_v):
+            if packet.dts is None:
+                continue
+            t = float(packet.pts * packet.time_base) - info.start_time if packet.pts is not None else 0.0
+            cursor = _encode_until(dst, out_a, samples, cursor, int((t + 1.0) * rate), first_pts, codec)
+            packet.stream = out_v
+            dst.mux(packet)
+        _encode_until(dst, out_a, samples, cursor, samples.shape[1], first_pts, codec)
+        dst.mux(out_a.encode(None))
+
+
+def _encode_until(dst, stream, samples: np.ndarray, cursor: int, stop: int, first_pts: int, codec: str) -> int:
+    """Encode samples[cursor:stop] in fixed-size frames; return the new cursor."""
+    stop = min(stop, samples.shape[1])
+    frame_len = 960 if codec == "libopus" else _FRAME_SAMPLES
+    while cursor < stop:
+        chunk = samples[:, cursor : cursor + frame_len]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = stream.rate
+        frame.pts = first_pts + cursor
+        frame.time_base = Fraction(1, stream.rate)
+        dst.mux(stream.encode(frame))
+        cursor += chunk.shape[1]
+    return cursor
