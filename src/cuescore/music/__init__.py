@@ -1,0 +1,1 @@
+"""Music domain: chord vocabulary, keys, voicing, MusicPlan, Score and the arranger."""

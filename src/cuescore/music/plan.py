@@ -1,0 +1,178 @@
+"""`MusicPlan`: what an engine decides before any note is written.
+
+Times are seconds from the start of the video. Beats and downbeats come from the tempo map;
+`density` and `energy` have one value per bar (bar i starts at `downbeats[i]`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cuescore.fileio import atomic_path
+from cuescore.music.chords import Chord, parse_chord
+
+MODES = ("major", "minor")
+
+
+@dataclass
+class TempoChange:
+    """From `time` seconds on, the tempo is `bpm` quarter notes per minute (until the next change)."""
+
+    time: float
+    bpm: float
+
+
+@dataclass
+class ChordSpan:
+    """The chord `label` sounds from `start` to `end` seconds."""
+
+    start: float
+    end: float
+    label: str
+
+    @property
+    def chord(self) -> Chord:
+        return parse_chord(self.label)
+
+
+@dataclass
+class Section:
+    """A musical section spanning [start, end) seconds; `label` like "A", "B", "outro"."""
+
+    start: float
+    end: float
+    label: str
+
+
+@dataclass
+class Key:
+    """Tonic pitch class (0 = C) and mode ("major" or "minor")."""
+
+    tonic: int
+    mode: str
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        self.tonic %= 12
+
+    @property
+    def name(self) -> str:
+        return f"{Chord(self.tonic, 'maj').label} {self.mode}"
+
+    @staticmethod
+    def parse(text: str) -> "Key":
+        """`"A minor"`, `"Am"`, `"C major"`, `"C"`, `"F# min"`, `"Bb:minor"`."""
+        raw = text.strip().replace(":", " ")
+        parts = raw.split()
+        if len(parts) == 2:
+            tonic, mode = parts
+            mode = {"maj": "major", "major": "major", "min": "minor", "minor": "minor", "m": "minor"}.get(mode.lower())
+            if mode is None:
+                raise ValueError(f"not a key: {text!r}; write it like 'A minor' or 'C major'")
+            return Key(parse_chord(tonic).root, mode)
+        if len(parts) == 1:
+            chord = parse_chord(parts[0])
+            if chord.is_none or chord.quality not in ("maj", "min"):
+                raise ValueError(f"not a key: {text!r}; write it like 'A minor' or 'C major'")
+            return Key(chord.root, "minor" if chord.quality == "min" else "major")
+        raise ValueError(f"not a key: {text!r}; write it like 'A minor' or 'C major'")
+
+
+@dataclass
+class MusicPlan:
+    """The musical skeleton of a soundtrack.
+
+    tempo_map: tempo changes, the first at 0 s. beats, downbeats: times in seconds.
+    density: per bar, 0-4 (Video2Music's note-density levels). energy: per bar, 0-1.
+    instruments: role ("pad", "keys", "bass", "lead", ...) → General MIDI program 0-127;
+        drums are on when "drums" is present (value = GM kit, 0 = standard).
+    accents: times of visual impacts that the arrangement should mark.
+    """
+
+    duration: float
+    tempo_map: list[TempoChange]
+    beats: list[float]
+    downbeats: list[float]
+    key: Key
+    chords: list[ChordSpan]
+    sections: list[Section] = field(default_factory=list)
+    density: list[int] = field(default_factory=list)
+    energy: list[float] = field(default_factory=list)
+    instruments: dict[str, int] = field(default_factory=dict)
+    accents: list[float] = field(default_factory=list)
+    cuts: list[float] = field(default_factory=list)
+    beats_per_bar: int = 4
+    engine: str = ""
+    seed: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """ValueError if the plan is inconsistent (unsorted times, bars without levels, ...)."""
+        if not self.tempo_map or self.tempo_map[0].time > 1e-9:
+            raise ValueError("tempo_map must start at 0 s")
+        if any(b <= a for a, b in zip(self.beats, self.beats[1:])):
+            raise ValueError("beats must be strictly increasing")
+        if len(self.density) != len(self.downbeats) or len(self.energy) != len(self.downbeats):
+            raise ValueError("density and energy need one value per bar (downbeat)")
+        for span in self.chords:
+            if span.end <= span.start:
+                raise ValueError(f"chord {span.label} has end <= start")
+            parse_chord(span.label)
+
+    def chord_at(self, t: float) -> Chord:
+        """The chord sounding at `t` seconds (N outside every span)."""
+        for span in self.chords:
+            if span.start <= t < span.end:
+                return span.chord
+        return Chord.none()
+
+    def bar_index(self, t: float) -> int:
+        """Index of the bar containing `t` (0 before the first downbeat)."""
+        return max(0, int(np.searchsorted(np.asarray(self.downbeats), t, side="right")) - 1)
+
+    @property
+    def mean_bpm(self) -> float:
+        """Tempo averaged over the duration (from the beat grid when it has ≥ 2 beats)."""
+        if len(self.beats) >= 2:
+            return 60.0 / float(np.median(np.diff(self.beats)))
+        return self.tempo_map[0].bpm
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["key"] = self.key.name
+        d["tempo_bpm"] = round(self.mean_bpm, 3)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MusicPlan":
+        d = dict(d)
+        d.pop("tempo_bpm", None)
+        return cls(
+            **{k: v for k, v in d.items() if k not in ("tempo_map", "key", "chords", "sections")},
+            tempo_map=[TempoChange(**t) for t in d["tempo_map"]],
+            key=Key.parse(d["key"]),
+            chords=[ChordSpan(**c) for c in d["chords"]],
+            sections=[Section(**s) for s in d.get("sections", [])],
+        )
+
+    def save_json(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
+        """Write the plan (plus `extra` top-level fields) as JSON, atomically."""
+        data = self.to_dict()
+        data.update(extra or {})
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
+        return Path(path)
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
