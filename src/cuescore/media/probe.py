@@ -82,6 +82,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     """
     with open_container(path) as container:
         stream = video_stream(container, path)
+        if _is_still_image(container):
+            raise InputError(f"{path}: is a still image ({stream.codec_context.name}), not a video; give a video file")
         first = _first_frame(container, stream, path)
         rotation = int(first.rotation or 0) % 360
         coded_w, coded_h = first.width, first.height
@@ -109,6 +111,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             n_frames=n_frames,
             start_time=start,
         )
+
+
+def _is_still_image(container) -> bool:
+    """FFmpeg opens PNG/JPEG/... files as one-frame "videos" through its image demuxers."""
+    name = container.format.name
+    return name.endswith("_pipe") or name in ("image2", "png")
 
 
 def _first_frame(container, stream, path) -> av.VideoFrame:

@@ -1,0 +1,165 @@
+"""`analyze(path) -> VideoFeatures`: one streaming decode pass feeds every feature extractor.
+
+Each decoded frame is converted once to the analysis size (long side `ANALYSIS_SIDE`) and
+given to the cut detector, the motion and the colour analyzers. The frame at each whole
+second is also converted at the semantic encoder's size and encoded in batches, so memory
+stays bounded however long the video is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from cuescore.analysis.base import ANALYSIS_SIDE
+from cuescore.analysis.colour import ColourAnalyzer
+from cuescore.analysis.cuts import CutDetector, scene_offset
+from cuescore.analysis.emotion import cut_rate, emotion_probabilities, valence_arousal
+from cuescore.analysis.motion import MotionAnalyzer
+from cuescore.analysis.encoders import SemanticEncoder, get_encoder
+from cuescore.analysis.features import VideoFeatures, timeline_length
+from cuescore.errors import OptionError
+from cuescore.media.decode import TimeSampler, iter_decoded, output_size, to_rgb
+from cuescore.media.probe import VideoInfo, probe
+
+log = logging.getLogger(__name__)
+
+
+class SecondFrames:
+    """Collects the frame at each whole second and encodes them in batches of the encoder's size."""
+
+    def __init__(self, encoder: SemanticEncoder, T: int) -> None:
+        self.encoder = encoder
+        self.sampler = TimeSampler(1.0)
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.semantic = np.full((T, encoder.dim), np.nan, np.float32)
+        self.emotion: np.ndarray | None = None
+        self.size: tuple[int, int] | None = None
+
+    def offer(self, t: float, frame) -> None:
+        second = int(t + 1e-6)
+        if second >= len(self.semantic) or not self.sampler.take(t):
+            return
+        if self.size is None:
+            self.size = output_size(frame, short_side=self.encoder.frame_short_side)
+        self.pending.append((second, to_rgb(frame, self.size)))
+        if len(self.pending) >= self.encoder.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = [s for s, _ in self.pending]
+        images = [img for _, img in self.pending]
+        self.semantic[rows] = self.encoder.encode(images)
+        emo = self.encoder.emotion(images)
+        if emo is not None:
+            if self.emotion is None:
+                self.emotion = np.full((len(self.semantic), emo.shape[1]), np.nan, np.float32)
+            self.emotion[rows] = emo
+        self.pending.clear()
+
+    def results(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(semantic [T, D], encoder emotion [T, 6] or None), seconds without a frame filled forward."""
+        self.flush()
+        return _fill_forward(self.semantic), None if self.emotion is None else _fill_forward(self.emotion)
+
+
+def _fill_forward(a: np.ndarray) -> np.ndarray:
+    out = a.copy()
+    missing = np.isnan(out).any(axis=1)
+    last = np.zeros(out.shape[1], out.dtype)
+    first_valid = np.flatnonzero(~missing)
+    if first_valid.size:
+        last = out[first_valid[0]].copy()
+    for i in range(len(out)):
+        if missing[i]:
+            out[i] = last
+        else:
+            last = out[i]
+    return out
+
+
+def analyze(
+    path: str | os.PathLike,
+    *,
+    encoder: str | SemanticEncoder = "handcrafted",
+    fps: float | None = None,
+    device: str = "auto",
+    progress: bool | Callable[[float], None] = False,
+    info: VideoInfo | None = None,
+) -> VideoFeatures:
+    """Analyse the video at `path` into its per-second timeline, cuts and visual beats.
+
+    encoder: a spec such as "handcrafted" or "clip:<folder or hub id>", or an encoder object.
+    fps: analyse only this many frames per second (cuts are then exact to 1/fps s); None = all.
+    device: for learned encoders: "auto", "cpu" or "cuda".
+    progress: True for a progress bar on stderr, or a callback taking seconds decoded.
+    """
+    if fps is not None and not (0 < fps <= 240):
+        raise OptionError(f"--fps must be between 0 and 240, got {fps}")
+    info = info or probe(path)
+    enc = encoder if isinstance(encoder, SemanticEncoder) else get_encoder(encoder, **_encoder_options(encoder, device))
+    T = timeline_length(info.duration)
+    video_fps = fps or info.fps or 30.0
+    cuts, motion, colour = CutDetector(video_fps), MotionAnalyzer(), ColourAnalyzer()
+    seconds = SecondFrames(enc, T)
+    sampler = TimeSampler(fps)
+    bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
+    size = None
+    for t, frame in iter_decoded(path):
+        seconds.offer(t, frame)
+        if not sampler.take(t):
+            continue
+        if size is None:
+            size = output_size(frame, max_side=ANALYSIS_SIDE)
+        image = to_rgb(frame, size)
+        for analyzer in (cuts, motion, colour):
+            analyzer.update(t, image)
+        if callable(progress):
+            progress(t)
+        if int(t) > bar.n:
+            bar.update(int(t) - bar.n)
+    bar.close()
+    for analyzer in (cuts, motion, colour):
+        analyzer.finish(info.duration)
+    return _assemble(info, cuts, motion, colour, seconds, enc)
+
+
+def _encoder_options(spec: str, device: str) -> dict:
+    return {} if spec.partition(":")[0] == "handcrafted" else {"device": device}
+
+
+def _assemble(info: VideoInfo, cuts, motion, colour, seconds: SecondFrames, enc: SemanticEncoder) -> VideoFeatures:
+    T = timeline_length(info.duration)
+    transitions = cuts.transitions
+    cut_times = sorted(tr.time for tr in transitions)
+    motion_s, flow_s = motion.per_second(info.duration)
+    col = colour.per_second(info.duration)
+    valence, arousal = valence_arousal(col["brightness"], col["saturation"], motion_s, flow_s, cut_rate(cut_times, T))
+    semantic, encoder_emotion = seconds.results()
+    emotion = encoder_emotion if encoder_emotion is not None else emotion_probabilities(valence, arousal)
+    beat_times, beat_strengths = motion.visual_beats(cut_times)
+    return VideoFeatures(
+        duration=info.duration,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        transitions=transitions,
+        scene_offset=scene_offset(cut_times, T),
+        motion=motion_s,
+        flow=flow_s,
+        valence=valence,
+        arousal=arousal,
+        emotion=emotion,
+        semantic=semantic,
+        beat_times=beat_times,
+        beat_strengths=beat_strengths,
+        encoder=enc.describe(),
+        source=os.path.basename(str(info.path)),
+        **col,
+    )

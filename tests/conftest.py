@@ -1,0 +1,25 @@
+"""Shared fixtures: the demo clip rendered once per session, and the real media folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cuescore.media import render_demo_clip
+
+SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+@pytest.fixture(scope="session")
+def demo_clip(tmp_path_factory):
+    """The 12 s demo clip (640x360, 30 fps, h264, cuts at known frames), with a tone track."""
+    return render_demo_clip(tmp_path_factory.mktemp("demo") / "demo.mp4", with_audio=True)
+
+
+@pytest.fixture(scope="session")
+def shared_media() -> Path:
+    """../shared/media beside the repository; tests that need it skip when it is absent."""
+    if not (SHARED_MEDIA / "video").is_dir():
+        pytest.skip("../shared/media is not present")
+    return SHARED_MEDIA
