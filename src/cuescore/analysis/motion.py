@@ -4,7 +4,8 @@
   over every pair in the second. Video2Music samples one pair per second; the average of all
   pairs is steadier and on the same scale.
 - flow[T]: mean Farneback optical-flow magnitude at 160 px width, in pixels per frame (CMT's
-  motion speed).
+  motion speed). Flow is computed at most `FLOW_RATE` times a second, between frames that far
+  apart, and divided by the number of frame intervals they span.
 - visual beats: CMT's visual impacts, the moments where motion stops abruptly. The flow speed
   curve is smoothed; its deceleration (the negative part of its derivative) is peak-picked with
   a minimum spacing and an adaptive threshold. Frames right at a cut are ignored (a cut is not a
@@ -22,6 +23,7 @@ from cuescore.analysis.base import FrameAnalyzer
 from cuescore.analysis.features import timeline_length
 
 FLOW_WIDTH = 160
+FLOW_RATE = 15.0
 MIN_BEAT_SPACING_S = 0.25
 CUT_GUARD_S = 0.1
 
@@ -57,21 +59,29 @@ class MotionAnalyzer(FrameAnalyzer):
         self.times: list[float] = []
         self.speeds: list[float] = []
         self._prev_rgb: np.ndarray | None = None
-        self._prev_gray: np.ndarray | None = None
+        self._flow_gray: np.ndarray | None = None
+        self._flow_time = -np.inf
+        self._frames_since_flow = 0
 
     def update(self, t: float, image: np.ndarray) -> None:
+        if self._prev_rgb is not None and self._prev_rgb.shape == image.shape:
+            self.motion.add(t, float(cv2.absdiff(image, self._prev_rgb).mean()))
+        self._prev_rgb = image
+        self._frames_since_flow += 1
+        if t - self._flow_time < 1.0 / FLOW_RATE - 1e-3:
+            return
         h, w = image.shape[:2]
         small = cv2.resize(image, (FLOW_WIDTH, max(2, int(round(h * FLOW_WIDTH / w)))), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        if self._prev_rgb is not None and self._prev_rgb.shape == image.shape:
-            self.motion.add(t, float(cv2.absdiff(image, self._prev_rgb).mean()))
-            flow = cv2.calcOpticalFlowFarneback(self._prev_gray, gray, None, 0.5, 2, 9, 2, 5, 1.1, 0)
-            speed = float(np.sqrt((flow * flow).sum(axis=2)).mean())
+        if self._flow_gray is not None and self._flow_gray.shape == gray.shape:
+            flow = cv2.calcOpticalFlowFarneback(self._flow_gray, gray, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+            speed = float(np.sqrt((flow * flow).sum(axis=2)).mean()) / self._frames_since_flow
             self.flow.add(t, speed)
             self.times.append(t)
             self.speeds.append(speed)
-        self._prev_rgb = image
-        self._prev_gray = gray
+        self._flow_gray = gray
+        self._flow_time = t
+        self._frames_since_flow = 0
 
     def per_second(self, duration: float) -> tuple[np.ndarray, np.ndarray]:
         """(motion[T], flow[T])."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -23,7 +23,7 @@ from cuescore.analysis.motion import MotionAnalyzer
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures, timeline_length
 from cuescore.errors import OptionError
-from cuescore.media.decode import TimeSampler, iter_decoded, output_size, to_rgb
+from cuescore.media.decode import TimeSampler, iter_decoded, output_size, prefetch, to_rgb
 from cuescore.media.probe import VideoInfo, probe
 
 log = logging.getLogger(__name__)
@@ -34,19 +34,14 @@ class SecondFrames:
 
     def __init__(self, encoder: SemanticEncoder, T: int) -> None:
         self.encoder = encoder
-        self.sampler = TimeSampler(1.0)
         self.pending: list[tuple[int, np.ndarray]] = []
         self.semantic = np.full((T, encoder.dim), np.nan, np.float32)
         self.emotion: np.ndarray | None = None
-        self.size: tuple[int, int] | None = None
 
-    def offer(self, t: float, frame) -> None:
-        second = int(t + 1e-6)
-        if second >= len(self.semantic) or not self.sampler.take(t):
+    def add(self, second: int, image: np.ndarray) -> None:
+        if second >= len(self.semantic):
             return
-        if self.size is None:
-            self.size = output_size(frame, short_side=self.encoder.frame_short_side)
-        self.pending.append((second, to_rgb(frame, self.size)))
+        self.pending.append((second, image))
         if len(self.pending) >= self.encoder.batch_size:
             self.flush()
 
@@ -67,6 +62,23 @@ class SecondFrames:
         """(semantic [T, D], encoder emotion [T, 6] or None), seconds without a frame filled forward."""
         self.flush()
         return _fill_forward(self.semantic), None if self.emotion is None else _fill_forward(self.emotion)
+
+
+def _decoded_frames(path, fps: float | None, short_side: int) -> Iterator[tuple[float, np.ndarray | None, np.ndarray | None]]:
+    """(time, analysis image or None, per-second encoder image or None) for every decoded frame."""
+    frames = TimeSampler(fps)
+    seconds = TimeSampler(1.0)
+    size = second_size = None
+    for t, frame in iter_decoded(path, threads=False):
+        image = second_image = None
+        if frames.take(t):
+            size = size or output_size(frame, max_side=ANALYSIS_SIDE)
+            image = to_rgb(frame, size)
+        if seconds.take(t):
+            second_size = second_size or output_size(frame, short_side=short_side)
+            second_image = to_rgb(frame, second_size)
+        if image is not None or second_image is not None:
+            yield t, image, second_image
 
 
 def _fill_forward(a: np.ndarray) -> np.ndarray:
@@ -108,16 +120,12 @@ def analyze(
     video_fps = fps or info.fps or 30.0
     cuts, motion, colour = CutDetector(video_fps), MotionAnalyzer(), ColourAnalyzer()
     seconds = SecondFrames(enc, T)
-    sampler = TimeSampler(fps)
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
-    size = None
-    for t, frame in iter_decoded(path):
-        seconds.offer(t, frame)
-        if not sampler.take(t):
+    for t, image, second_image in prefetch(_decoded_frames(path, fps, enc.frame_short_side)):
+        if second_image is not None:
+            seconds.add(int(t + 1e-6), second_image)
+        if image is None:
             continue
-        if size is None:
-            size = output_size(frame, max_side=ANALYSIS_SIDE)
-        image = to_rgb(frame, size)
         for analyzer in (cuts, motion, colour):
             analyzer.update(t, image)
         if callable(progress):

@@ -8,6 +8,8 @@ frame is alive at a time, so memory does not grow with the length of the video.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -153,3 +155,45 @@ def _i420_to_rgb(buf: np.ndarray, src_w: int, src_h: int, w: int, h: int) -> np.
         v = cv2.resize(v, (w // 2, h // 2), interpolation=interp)
     i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
     return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+
+
+_DONE = object()
+
+
+def prefetch(iterator: Iterator, depth: int = 8) -> Iterator:
+    """Run `iterator` in a background thread, `depth` items ahead of the consumer.
+
+    PyAV and OpenCV release the GIL, so decoding overlaps with the consumer's work on another
+    core. Exceptions are re-raised in the consumer; closing the consumer stops the producer.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((True, _DONE))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            items.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="cuescore-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = items.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
