@@ -8,7 +8,7 @@ import pytest
 
 from cuescore.errors import InputError, OutputError
 from cuescore.media import Audio, iter_frames, mux, probe, read_audio_track
-from tests.video_factory import make_audio_only, make_video
+from video_factory import make_audio_only, make_video
 
 
 def test_probe_demo_clip(demo_clip):

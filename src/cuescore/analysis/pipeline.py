@@ -50,8 +50,7 @@ class SecondFrames:
             return
         rows = [s for s, _ in self.pending]
         images = [img for _, img in self.pending]
-        self.semantic[rows] = self.encoder.encode(images)
-        emo = self.encoder.emotion(images)
+        self.semantic[rows], emo = self.encoder.encode_with_emotion(images)
         if emo is not None:
             if self.emotion is None:
                 self.emotion = np.full((len(self.semantic), emo.shape[1]), np.nan, np.float32)

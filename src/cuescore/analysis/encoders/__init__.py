@@ -1,6 +1,6 @@
 """Semantic encoders: a registry of ways to turn a frame into a vector (see `base`)."""
 
-from cuescore.analysis.encoders import handcrafted  # noqa: F401  (registers "handcrafted")
+from cuescore.analysis.encoders import clip, handcrafted  # noqa: F401  (register "clip", "handcrafted")
 from cuescore.analysis.encoders.base import (
     ENCODERS,
     MISSING,

@@ -46,6 +46,10 @@ class SemanticEncoder(ABC):
         """Optional [len(images), 6] emotion probabilities; None if the encoder has no opinion."""
         return None
 
+    def encode_with_emotion(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(`encode(images)`, `emotion(images)`); encoders that share one forward pass override it."""
+        return self.encode(images), self.emotion(images)
+
     def describe(self) -> dict:
         """What feature files record about the encoder."""
         return {"name": self.NAME, "id": self.id, "dim": self.dim}
