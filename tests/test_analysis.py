@@ -1,0 +1,99 @@
+"""The analysis pipeline on videos with known content."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cuescore.analysis import EMOTIONS, VideoFeatures, analyze
+from cuescore.analysis.emotion import emotion_probabilities, valence_arousal
+from cuescore.errors import InputError, OptionError
+from video_factory import make_video
+
+
+@pytest.fixture(scope="module")
+def demo_features(demo_clip):
+    return analyze(demo_clip.path)
+
+
+def test_timeline_shapes_and_ranges(demo_features):
+    f = demo_features
+    assert f.T == 12
+    for name in ("motion", "flow", "brightness", "saturation", "colorfulness", "hue", "valence", "arousal", "scene_offset"):
+        assert getattr(f, name).shape == (12,), name
+    assert f.semantic.shape == (12, 128) and np.isfinite(f.semantic).all()
+    assert f.emotion.shape == (12, len(EMOTIONS))
+    np.testing.assert_allclose(f.emotion.sum(axis=1), 1.0, atol=1e-5)
+    assert f.encoder == {"name": "handcrafted", "id": "handcrafted-v1", "dim": 128}
+    assert 0 <= f.brightness.min() and f.brightness.max() <= 1
+    assert np.all((f.valence >= -1) & (f.valence <= 1) & (f.arousal >= -1) & (f.arousal <= 1))
+
+
+def test_features_follow_the_scenes(demo_features, demo_clip):
+    """Scenes (see DEFAULT_SCENES): 0-2.5 s calm blue, 2.5-4.5 fast bright orange, 4.5-7.5 green,
+    7.5-9 frantic red, 9-12 dark and still."""
+    f = demo_features
+    calm, fast, frantic, still = [1], [3], [8], [10, 11]
+    assert f.motion[fast].mean() > 3 * f.motion[calm].mean()
+    assert f.flow[frantic].mean() > 3 * f.flow[still].mean()
+    assert f.brightness[fast].mean() > f.brightness[still].mean() + 0.3
+    assert abs(f.hue[1] - 220) <= 15 and abs(f.hue[3] - 40) <= 15
+    assert f.valence[fast].mean() > f.valence[still].mean()
+    assert f.arousal[frantic].mean() > f.arousal[still].mean()
+    assert EMOTIONS[int(f.emotion[11].argmax())] in ("sad", "relaxing", "neutral")
+    assert f.scene_offset.tolist()[:4] == [0, 1, 0, 1]
+
+
+def test_cuts_of_the_demo_clip_are_exact(demo_features, demo_clip):
+    assert demo_features.hard_cuts == pytest.approx(demo_clip.cut_times, abs=0.5 / demo_clip.fps)
+
+
+def test_save_and_load_round_trip(demo_features, tmp_path):
+    demo_features.save(tmp_path / "feat")
+    meta = json.loads((tmp_path / "feat" / "features.json").read_text())
+    assert meta["cuts"] == demo_features.cuts and meta["encoder"]["dim"] == 128
+    back = VideoFeatures.load(tmp_path / "feat")
+    np.testing.assert_array_equal(back.semantic, demo_features.semantic)
+    np.testing.assert_array_equal(back.emotion, demo_features.emotion)
+    assert back.transitions == demo_features.transitions
+    np.testing.assert_allclose(back.beat_times, demo_features.beat_times)
+    (tmp_path / "feat" / "features.npz").write_bytes(b"garbage")
+    with pytest.raises(InputError):
+        VideoFeatures.load(tmp_path / "feat")
+
+
+def test_visual_beats_fall_where_motion_stops(tmp_path):
+    """A square moves for 0.5 s (right, then left next time), then stops dead for 0.5 s: an
+    impact at every stop."""
+    fps, frames, x = 30, [], 40
+    for i in range(4 * fps):
+        second, moving = divmod(i, fps)[0], (i % fps) < fps // 2
+        x += (10 if second % 2 == 0 else -10) if moving else 0
+        img = np.full((180, 320, 3), 40, np.uint8)
+        img[70:110, x : x + 40] = 230
+        frames.append(img)
+    path = make_video(tmp_path / "stops.mp4", frames=frames, fps=fps, size=(320, 180))
+    f = analyze(path)
+    stops = [0.5, 1.5, 2.5, 3.5]
+    for stop in stops:
+        assert np.min(np.abs(f.beat_times - stop)) <= 0.1, (stop, f.beat_times)
+    assert len(f.beat_times) <= len(stops) + 1
+
+
+def test_sampled_analysis_and_bad_options(demo_clip):
+    f = analyze(demo_clip.path, fps=10)
+    assert f.T == 12 and f.hard_cuts == pytest.approx(demo_clip.cut_times, abs=0.1)
+    with pytest.raises(OptionError):
+        analyze(demo_clip.path, fps=0)
+    with pytest.raises(OptionError):
+        analyze(demo_clip.path, encoder="nonsense")
+
+
+def test_emotion_mapping_follows_valence_and_arousal():
+    bright = valence_arousal(np.array([0.9]), np.array([0.8]), np.array([20.0]), np.array([2.0]), np.array([4.0]))
+    dark = valence_arousal(np.array([0.1]), np.array([0.1]), np.array([0.2]), np.array([0.01]), np.array([0.0]))
+    assert bright[0][0] > 0.3 and bright[1][0] > 0.3 and dark[0][0] < -0.3 and dark[1][0] < -0.3
+    p = emotion_probabilities(np.array([0.7, -0.7, 0.6, -0.6, 0.0]), np.array([0.7, 0.8, -0.6, -0.5, 0.0]))
+    assert [EMOTIONS[i] for i in p.argmax(axis=1)] == ["exciting", "fearful", "relaxing", "sad", "neutral"]

@@ -1,0 +1,72 @@
+"""The command line: outputs, one-line errors with exit 2, nothing written on failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from clip_fixtures import make_tiny_clip
+from cuescore import __version__
+from cuescore.cli import main
+from video_factory import make_audio_only
+
+
+def run_cli(args, capsys):
+    """(exit code, stdout, stderr) of the CLI; argparse usage errors exit through SystemExit."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version_and_help_through_the_console_entry():
+    done = subprocess.run([sys.executable, "-m", "cuescore", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"cuescore {__version__}"
+    done = subprocess.run([sys.executable, "-m", "cuescore", "analyze", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--encoder" in done.stdout
+
+
+def test_analyze_writes_features(demo_clip, tmp_path, capsys):
+    code, out, err = run_cli(["analyze", demo_clip.path, "-o", tmp_path / "f"], capsys)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "f" / "features.json").read_text())
+    assert meta["T"] == 12 and len(meta["hard_cuts"]) == 4
+    assert (tmp_path / "f" / "features.npz").is_file()
+
+
+def test_analyze_with_a_clip_model_folder(demo_clip, tmp_path, capsys):
+    model = make_tiny_clip(tmp_path / "clip")
+    code, _, err = run_cli(["analyze", demo_clip.path, "-o", tmp_path / "f", "--encoder", f"clip:{model}", "--device", "cpu"], capsys)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "f" / "features.json").read_text())
+    assert meta["encoder"]["name"] == "clip" and meta["encoder"]["dim"] == 16
+
+
+@pytest.mark.parametrize(
+    "make_args",
+    [
+        lambda d, clip: ["analyze", d / "missing.mp4", "-o", d / "out"],
+        lambda d, clip: ["analyze", make_audio_only(d / "sound.mp4"), "-o", d / "out"],
+        lambda d, clip: ["analyze", clip, "-o", d / "out", "--fps", "-3"],
+        lambda d, clip: ["analyze", clip, "-o", d / "out", "--encoder", "nope"],
+        lambda d, clip: ["analyze", clip, "-o", d / "out", "--encoder", f"clip:{d / 'no_model'}"],
+        lambda d, clip: ["analyze", clip, "-o", d / "out", "--device", "tpu"],
+        lambda d, clip: ["analyze", clip, "--fps", "fast"],
+    ],
+)
+def test_bad_input_and_options_exit_2_with_one_line(demo_clip, tmp_path, capsys, make_args):
+    work = tmp_path / "work"
+    work.mkdir()
+    before = set(work.iterdir())
+    code, _, err = run_cli(make_args(work, demo_clip.path), capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err
+    assert not (work / "out").exists()
+    assert set(work.iterdir()) - before <= {work / "sound.mp4"}
+
