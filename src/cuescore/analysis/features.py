@@ -29,8 +29,10 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Transition:
-    """A shot boundary. `time` is the cut (hard) or the centre of the gradual transition that
-    spans [start, end]; all in seconds."""
+    """A shot boundary spanning [start, end] seconds. `time` is where the music should mark it:
+    the first frame of the new shot for a hard cut, the centre of a dissolve, and the black
+    point of a fade (the end of a fade-out, the start of a fade-in), which is also where
+    annotated ground truth puts fades."""
 
     time: float
     kind: str = HARD_CUT
