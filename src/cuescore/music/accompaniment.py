@@ -1,0 +1,192 @@
+"""The pitched accompaniment: a sustained pad, a keys part whose rhythm follows density, and a bass.
+
+Each writer takes the `Timeline`, a General MIDI program and a random generator, and returns a
+`Track` whose notes stay inside the plan: pad and keys play only tones of the chord sounding at
+their onset; the bass plays roots, fifths and octaves, plus one documented kind of passing note —
+an approach note a step (1-2 semitones) from the next chord's root in the beat before a chord change.
+From `Timeline.ending` on, every part holds the final chord to the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cuescore.music.patterns import BASS_PATTERNS, BLOCK, KEYS_PATTERNS, PatternChooser, bass_level, velocity
+from cuescore.music.score import Note, Track
+from cuescore.music.timeline import Bar, Span, Timeline
+from cuescore.music.voicing import bass_note, chord_scale, fifth_note, nearest_pitch, voice_chord
+
+PAD_RANGE = (48, 72)
+KEYS_RANGE = (55, 76)
+ARPEGGIO_ROOTS = (50, 62)
+BASS_RANGE = (33, 47)
+
+
+def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
+    """Four voices per chord span, voice-led; tones common to two chords are held across the change."""
+    track = Track("pad", program)
+    previous: list[int] | None = None
+    held: dict[int, Note] = {}
+    for span in tl.spans:
+        if span.chord.is_none:
+            held = {}
+            continue
+        voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=4)
+        v = velocity(tl, span.start, tl.bar_at(span.start).energy, 40, 42, 0.0, rng)
+        kept: dict[int, Note] = {}
+        for pitch in voicing:
+            note = held.get(pitch)
+            if note is not None and abs(note.end - span.start) < 1e-6:
+                note.end = span.end
+            else:
+                note = Note(pitch, span.start, span.end, v)
+                track.notes.append(note)
+            kept[pitch] = note
+        held, previous = kept, voicing
+    return track
+
+
+def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
+    """Per span index: the block chord (voice-led) and an ascending arpeggio of chord tones from a
+    root kept near the previous one, about an octave and a half wide."""
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    block: list[int] | None = None
+    root: int | None = None
+    for i, span in enumerate(tl.spans):
+        if span.chord.is_none:
+            continue
+        block = voice_chord(span.chord, block, *KEYS_RANGE, voices=min(4, max(3, len(span.chord.pitch_classes))))
+        target = root if root is not None else sum(ARPEGGIO_ROOTS) / 2
+        root = nearest_pitch((span.chord.root,), target, *ARPEGGIO_ROOTS)
+        tones = [p for p in range(root, root + 20) if p % 12 in span.chord.pitch_classes]
+        out[i] = (block, tones)
+    return out
+
+
+def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
+    """Per bar, a pattern of the bar's density level (whole notes at 0 … sixteenth arpeggios at 4);
+    every chord change and accent without an onset of its own gets a block chord."""
+    track = Track("keys", program)
+    voicings = _keys_voicings(tl)
+    choose = PatternChooser(KEYS_PATTERNS, rng)
+
+    def play(pos: float, length: float, tones: tuple, bar: Bar, offset: float, roll: float = 0.0) -> None:
+        t = tl.time(pos)
+        span = tl.span_at(t)
+        if span is None or span.chord.is_none or t >= tl.ending:
+            return
+        block, arpeggio = voicings[span.index]
+        pitches = block if tones == BLOCK else sorted({arpeggio[min(i, len(arpeggio) - 1)] for i in tones})
+        end = min(tl.time(pos + length), span.end, tl.ending)
+        v = velocity(tl, t, bar.energy, 60, 45, offset, rng)
+        for k, p in enumerate(pitches):
+            if t + roll * k < end:
+                track.notes.append(Note(p, t + roll * k, end, v - 3 * (k > 0 and len(pitches) > 2)))
+
+    for bar in _bars_before_ending(tl):
+        pattern = choose(bar, bar.density)
+        steps = pattern.steps_in(bar.beats)
+        for step in steps:
+            play(bar.pos + step.offset, step.length, step.tones, bar, step.offset, pattern.roll)
+        onsets = [bar.pos + s.offset for s in steps]
+        for pos in _uncovered(tl, bar, onsets):
+            later = [o for o in onsets if o > pos]
+            play(pos, (min(later) if later else bar.pos + bar.beats) - pos, BLOCK, bar, pos - bar.pos)
+    _hold_final(tl, track, lambda span: voicings[span.index][0], roll=0.04)
+    return track
+
+
+def _bars_before_ending(tl: Timeline) -> list[Bar]:
+    return [b for b in tl.bars if b.start < tl.ending - 1e-6]
+
+
+def _uncovered(tl: Timeline, bar: Bar, onsets: list[float]) -> list[float]:
+    """Beat positions in `bar` of chord changes and accents that no onset in `onsets` marks."""
+    wanted = [s.start for s in tl.spans_starting(bar.start, min(bar.end, tl.ending) - 1e-6)]
+    wanted += [a for a in tl.accents if bar.start <= a < min(bar.end, tl.ending)]
+    out = []
+    for t in sorted(set(wanted)):
+        pos = tl.position(t)
+        if all(abs(pos - o) > 0.05 for o in onsets):
+            out.append(pos)
+    return out
+
+
+def _hold_final(tl: Timeline, track: Track, pitches_of, roll: float = 0.0) -> None:
+    """From `tl.ending` to the end, the last chord's `pitches_of(span)`, rolled by `roll` s per note."""
+    span = tl.span_at(tl.ending)
+    if span is None or span.chord.is_none or tl.ending >= tl.duration:
+        return
+    bar = tl.bar_at(tl.ending)
+    v = int(np.clip(55 + 30 * bar.energy, 1, 127))
+    for k, pitch in enumerate(pitches_of(span)):
+        track.notes.append(Note(pitch, tl.ending + roll * k, tl.duration, v))
+
+
+def _bass_roots(tl: Timeline) -> dict[int, int]:
+    """Per span index: the root pitch, kept within a fifth or so of the previous root."""
+    roots: dict[int, int] = {}
+    previous: int | None = None
+    for i, span in enumerate(tl.spans):
+        if span.chord.is_none:
+            continue
+        pitch = bass_note(span.chord, 36) if previous is None else \
+            nearest_pitch((span.chord.root,), previous, *BASS_RANGE)
+        roots[i] = previous = pitch
+    return roots
+
+
+def approach_note(target: int, current: int, scale: tuple[int, ...]) -> int:
+    """A step into `target` from the side `current` is on: a scale tone 1-2 semitones away when
+    there is one, else the chromatic neighbour."""
+    direction = -1 if current <= target else 1
+    for step in (1, 2):
+        if (target + direction * step) % 12 in scale:
+            return target + direction * step
+    return target + direction
+
+
+def write_bass(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
+    """Roots, fifths and octaves in a rhythm of the bar's density and energy; in the beat (half beat
+    when busy) before most chord changes, an approach note into the next root."""
+    track = Track("bass", program)
+    roots = _bass_roots(tl)
+    choose = PatternChooser(BASS_PATTERNS, rng)
+
+    def pitch_for(span: Span, degree: str) -> int:
+        root = roots[span.index]
+        return {"R": root, "5": fifth_note(span.chord, root), "8": root + 12}[degree]
+
+    for bar in _bars_before_ending(tl):
+        level = bass_level(bar)
+        events = [(bar.pos + s.offset, s.length, s.tones[0]) for s in choose(bar, level).steps_in(bar.beats)]
+        events += [(pos, 1.0, "R") for pos in _uncovered(tl, bar, [e[0] for e in events])]
+        events.sort()
+        approaches = []
+        for following in tl.spans_starting(bar.start, min(bar.end, tl.ending)):
+            span = tl.spans[following.index - 1] if following.index else None
+            if (level >= 1 and span is not None and tl.next_span(span) is following
+                    and not following.chord.is_none and not span.chord.is_none
+                    and following.chord.root != span.chord.root and rng.random() < 0.75):
+                change = tl.position(following.start)
+                start = change - (0.5 if level >= 3 else 1.0)
+                if tl.time(start) > span.start:
+                    events = [(p, min(n, start - p), d) for p, n, d in events if p < start - 1e-6 or p >= change]
+                    approaches.append((start, change, following))
+        for pos, length, degree in events:
+            t = tl.time(pos)
+            span = tl.span_at(t)
+            if span is None or span.chord.is_none or t >= tl.ending:
+                continue
+            end = min(tl.time(pos + length), span.end, tl.ending)
+            v = velocity(tl, t, bar.energy, 58, 40, pos - bar.pos, rng)
+            track.notes.append(Note(pitch_for(span, degree), t, end, v))
+        for start, change, following in approaches:
+            t = tl.time(start)
+            current = track.notes[-1].pitch if track.notes else roots[following.index]
+            target = roots[following.index]
+            pitch = approach_note(target, current, chord_scale(following.chord, tl.plan.key))
+            v = velocity(tl, t, bar.energy, 54, 40, start - bar.pos, rng)
+            track.notes.append(Note(pitch, t, tl.time(change), v))
+    _hold_final(tl, track, lambda span: [roots[span.index]])
+    return track

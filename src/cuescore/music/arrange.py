@@ -1,0 +1,83 @@
+"""`arrange`: a `MusicPlan` becomes a multi-track `Score` of General MIDI parts.
+
+Roles (keys of `plan.instruments`, each → GM program): "pad" (sustained voice-led chords), "keys"
+(rhythm by density level), "bass" (roots and fifths, approach notes into chord changes), "lead"
+(phrased melody) and "drums" (value = GM kit; grooves by energy, fills and crashes at cuts). A role
+missing from the plan is a part left out; other roles are ignored. All parts hold the last chord
+from `Timeline.ending` on and fade it with MIDI expression (CC11), every note ending by
+`plan.duration`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from cuescore.music.accompaniment import write_bass, write_keys, write_pad
+from cuescore.music.drums import write_drums
+from cuescore.music.melody import write_lead
+from cuescore.music.plan import MusicPlan
+from cuescore.music.score import CC_EXPRESSION, ControlChange, Score, Track
+from cuescore.music.timeline import Timeline
+
+Writer = Callable[[Timeline, int, np.random.Generator], Track]
+
+PARTS: dict[str, Writer] = {
+    "pad": write_pad,
+    "keys": write_keys,
+    "bass": write_bass,
+    "lead": write_lead,
+    "drums": write_drums,
+}
+"""Role → part writer, in track order."""
+
+MIX: dict[str, tuple[int, int]] = {
+    "pad": (92, 46),
+    "keys": (127, 80),
+    "bass": (90, 64),
+    "lead": (88, 58),
+    "drums": (92, 64),
+}
+"""Role → (channel volume CC7, pan CC10) so that the parts sit apart in the stereo image."""
+
+FADE_FLOOR = 24
+"""Expression (CC11) reached at the very end of the final chord's fade."""
+
+
+def arrange(plan: MusicPlan, seed: int | None = None) -> Score:
+    """The score for `plan`: one track per role in `plan.instruments` that `PARTS` knows.
+
+    `seed` (default: `plan.seed`, else 0) fixes every choice — patterns, variations, melody —
+    so the same plan and seed always give the same score. Each part draws from its own stream,
+    so leaving a part out does not change the others.
+    """
+    plan.validate()
+    if plan.duration <= 0:
+        raise ValueError(f"plan duration must be positive, got {plan.duration}")
+    tl = Timeline(plan)
+    base = seed if seed is not None else plan.seed if plan.seed is not None else 0
+    tracks = []
+    for index, (role, writer) in enumerate(PARTS.items()):
+        if role not in plan.instruments:
+            continue
+        rng = np.random.default_rng([abs(int(base)), index])
+        track = writer(tl, int(plan.instruments[role]), rng)
+        track.volume, track.pan = MIX[role]
+        track.controls.extend(_fade(tl))
+        track.tidy(plan.duration)
+        tracks.append(track)
+    return Score(tracks, list(plan.tempo_map), float(plan.duration), plan.key, plan.beats_per_bar)
+
+
+def _fade(tl: Timeline, steps: int = 16) -> list[ControlChange]:
+    """Expression full at the start; over the last two thirds of the held final chord, a ramp
+    down to `FADE_FLOOR` (perceived loudness falls roughly linearly with CC11 in dB)."""
+    controls = [ControlChange(0.0, CC_EXPRESSION, 127)]
+    if tl.ending >= tl.duration:
+        return controls
+    start = tl.ending + (tl.duration - tl.ending) / 3.0
+    for k in range(1, steps + 1):
+        t = start + (tl.duration - start) * k / steps
+        controls.append(ControlChange(min(t, tl.duration), CC_EXPRESSION, round(127 + (FADE_FLOOR - 127) * k / steps)))
+    return controls

@@ -1,0 +1,211 @@
+"""The arranger: parts follow the plan's chords, density, energy, cuts, accents, tempo map and end."""
+
+import numpy as np
+import pretty_midi
+import pytest
+from plan_fixtures import INSTRUMENTS, make_plan
+
+from cuescore.music.arrange import arrange
+from cuescore.music.drums import CRASH, KICK
+from cuescore.music.score import CC_EXPRESSION, Note, Score, Track
+from cuescore.music.timeline import Timeline
+from cuescore.music.voicing import chord_scale
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def score(plan):
+    return arrange(plan, seed=0)
+
+
+def _bars(plan):
+    ends = plan.downbeats[1:] + [plan.duration]
+    return list(zip(plan.downbeats, ends))
+
+
+def _full(plan, start, end):
+    return sum(start <= b < end for b in plan.beats) == plan.beats_per_bar and end < plan.duration
+
+
+def test_tracks_follow_the_instruments(plan, score):
+    assert [t.name for t in score.tracks] == ["pad", "keys", "bass", "lead", "drums"]
+    for track in score.tracks:
+        assert track.program == INSTRUMENTS[track.name] and track.notes
+    assert [t.is_drum for t in score.tracks] == [False, False, False, False, True]
+    partial = arrange(make_plan(instruments={"pad": 89, "bass": 38}), seed=0)
+    assert [(t.name, t.program) for t in partial.tracks] == [("pad", 89), ("bass", 38)]
+
+
+def test_notes_stay_inside_the_plan(plan, score):
+    for track in score.tracks:
+        for note in track.notes:
+            assert 0.0 <= note.start < note.end <= plan.duration + 1e-9
+            assert 0 <= note.pitch <= 127 and 1 <= note.velocity <= 127
+
+
+def test_pad_and_keys_play_tones_of_the_chord_of_their_span(plan, score):
+    for span in plan.chords:
+        tones = set(span.chord.pitch_classes)
+        for name in ("pad", "keys"):
+            sounding = [n for n in score.track(name).notes if n.start < span.end - 1e-6 and n.end > span.start + 1e-6]
+            assert sounding, (name, span)
+            assert {n.pitch % 12 for n in sounding} <= tones, (name, span)
+
+
+def test_bass_plays_roots_fifths_and_documented_approach_notes(plan, score):
+    approaches = 0
+    for note in score.track("bass").notes:
+        chord = plan.chord_at(note.start)
+        if note.pitch % 12 in (chord.root, chord.pitch_classes[2]):
+            continue
+        following = plan.chord_at(note.end + 1e-3)
+        step = min((note.pitch - following.root) % 12, (following.root - note.pitch) % 12)
+        assert step in (1, 2), note
+        assert any(abs(s.start - note.end) < 1e-6 for s in plan.chords), note
+        assert (note.pitch % 12) in chord_scale(following, plan.key) or step == 1
+        approaches += 1
+    assert approaches >= 1
+
+
+def test_lead_puts_chord_tones_on_strong_beats_and_scale_steps_between(plan, score):
+    lead = score.track("lead").notes
+    assert len(lead) >= 8
+    strong = set(np.round(plan.downbeats, 6)) | {round(b, 6) for b in plan.beats[2::4]}
+    for previous, note in zip([None] + lead[:-1], lead):
+        chord = plan.chord_at(note.start)
+        if round(note.start, 6) in strong:
+            assert note.pitch % 12 in chord.pitch_classes, note
+        else:
+            assert note.pitch % 12 in chord_scale(chord, plan.key), note
+            assert previous is None or abs(note.pitch - previous.pitch) <= 4
+    assert 62 <= min(n.pitch for n in lead) and max(n.pitch for n in lead) <= 86
+
+
+def _gestures(notes: list[Note], within: float = 0.09) -> int:
+    """Onsets counted as a player would: a rolled chord (onsets closer than `within` s) is one."""
+    times = sorted({n.start for n in notes})
+    return sum(1 for a, b in zip([-1.0] + times, times) if b - a >= within)
+
+
+def test_keys_onsets_grow_with_density(plan, score):
+    onsets = {level: [] for level in range(5)}
+    for (start, end), level in zip(_bars(plan), plan.density):
+        if _full(plan, start, end) and start < Timeline(plan).ending:
+            onsets[level].append(_gestures(score.notes_in(start, end, "keys")))
+    means = [np.mean(onsets[level]) for level in range(5) if onsets[level]]
+    assert means == sorted(means)
+    assert np.mean(onsets[4]) >= 4 * np.mean(onsets[0])
+
+
+def test_drums_follow_energy_and_mark_cuts(plan, score):
+    drums = score.track("drums").notes
+    cuts = set(np.round(plan.cuts, 6))
+    for (start, end), energy in zip(_bars(plan), plan.energy):
+        notes = [n for n in drums if start <= n.start < end and round(n.start, 6) not in cuts]
+        if energy < 0.3:
+            assert notes == [], (start, energy)
+        elif _full(plan, start, end):
+            assert {KICK} <= {n.pitch for n in notes}
+    for cut in plan.cuts:
+        assert any(n.pitch == CRASH and abs(n.start - cut) < 1e-6 for n in drums), cut
+    busy = [len(score.notes_in(s, e, "drums")) for (s, e), en in zip(_bars(plan), plan.energy) if en >= 0.75]
+    light = [len(score.notes_in(s, e, "drums")) for (s, e), en in zip(_bars(plan), plan.energy) if 0.3 <= en < 0.5]
+    assert min(busy) > max(light)
+
+
+def test_fill_in_the_beat_before_a_cut(plan, score):
+    beat = 60.0 / plan.tempo_map[0].bpm
+    for cut in plan.cuts:
+        if plan.energy[plan.bar_index(cut - 0.01)] < 0.3:
+            continue
+        fill = [n for n in score.track("drums").notes if cut - beat - 1e-6 <= n.start < cut and n.pitch != KICK]
+        assert len({round(n.start, 3) for n in fill}) >= 4, cut
+
+
+def test_accents_are_louder_with_an_extra_hit(plan, score):
+    tl = Timeline(plan)
+    for accent in tl.accents:
+        hits = [n for n in score.track("drums").notes if abs(n.start - accent) < 1e-6]
+        assert {KICK, CRASH} <= {n.pitch for n in hits}
+        bar = plan.bar_index(accent)
+        start, end = _bars(plan)[bar]
+        others = [n.velocity for n in score.notes_in(start, end, "drums")
+                  if n.pitch == KICK and abs(n.start - accent) > 1e-6]
+        assert max(n.velocity for n in hits if n.pitch == KICK) > np.mean(others)
+
+
+def test_ending_holds_the_tonic_and_fades(plan, score):
+    last = plan.chords[-1]
+    for track in score.tracks:
+        if track.is_drum:
+            continue
+        held = [n for n in track.notes if abs(n.end - plan.duration) < 1e-9]
+        assert held, track.name
+        assert {n.pitch % 12 for n in held} <= set(last.chord.pitch_classes)
+        fade = [c for c in track.controls if c.number == CC_EXPRESSION]
+        assert fade[0].value == 127 and fade[-1].value < 40 and abs(fade[-1].time - plan.duration) < 1e-6
+    assert max(n.end for t in score.tracks for n in t.notes) == pytest.approx(plan.duration)
+
+
+def test_notes_follow_a_changing_tempo_map():
+    plan = make_plan(tempo_change=(4, 130.0))
+    score = arrange(plan, seed=1)
+    beats = np.asarray(plan.beats)
+    grid = np.concatenate([beats[:-1, None] + np.diff(beats)[:, None] * np.arange(4) / 4]).ravel()
+    for note in score.track("drums").notes + score.track("bass").notes:
+        assert np.abs(grid - note.start).min() < 1e-6, note
+    after = [n for n in score.track("drums").notes if n.start > plan.tempo_map[1].time + 0.01]
+    gaps = np.diff(sorted({round(n.start, 6) for n in after}))
+    assert gaps.min() == pytest.approx(60.0 / 130.0 / 4, abs=1e-6)
+
+
+def test_other_metres_and_short_plans_keep_the_invariants():
+    for plan in (make_plan(beats_per_bar=3), make_plan(duration=3.0), make_plan(duration=7.3, bpm=73.0)):
+        score = arrange(plan, seed=2)
+        for track in score.tracks:
+            assert all(0.0 <= n.start < n.end <= plan.duration + 1e-9 for n in track.notes)
+        for name in ("pad", "keys"):
+            for note in score.track(name).notes:
+                assert note.pitch % 12 in plan.chord_at(note.start).pitch_classes
+
+
+def test_deterministic_per_seed(plan, score):
+    again = arrange(plan, seed=0)
+    assert again == score
+    other = arrange(plan, seed=1)
+    assert other != score
+    assert other.track("keys").notes != score.track("keys").notes
+    plan_seeded = make_plan()
+    plan_seeded.seed = 7
+    assert arrange(plan_seeded) == arrange(plan_seeded, seed=7)
+
+
+def test_midi_round_trip_keeps_notes_tempo_and_drums(tmp_path):
+    plan = make_plan(tempo_change=(4, 127.3))
+    score = arrange(plan, seed=0)
+    path = score.write_midi(tmp_path / "score.mid")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    times, bpms = pm.get_tempo_changes()
+    assert np.allclose(times, [0.0, plan.tempo_map[1].time], atol=1e-3)
+    assert np.allclose(bpms, [100.0, 127.3], atol=1e-3)
+    back = Score.from_midi(pm)
+    parts = [(t.name, t.program, t.is_drum) for t in score.tracks]
+    assert [(t.name, t.program, t.is_drum) for t in back.tracks] == parts
+    assert back.tracks[-1].is_drum and pm.instruments[-1].is_drum
+    for mine, theirs in zip(score.tracks, back.tracks):
+        assert len(mine.notes) == len(theirs.notes)
+        order = lambda n: (round(n.start, 3), n.pitch)  # noqa: E731
+        for a, b in zip(sorted(mine.notes, key=order), sorted(theirs.notes, key=order)):
+            assert (a.pitch, a.velocity) == (b.pitch, b.velocity)
+            assert abs(a.start - b.start) < 1e-3 and abs(a.end - b.end) < 1e-3
+    assert back.key == plan.key
+
+
+def test_tidy_clips_and_separates_repeated_pitches():
+    track = Track("t", 0, notes=[Note(60, 1.0, 3.0, 90), Note(60, 2.0, 2.5, 200), Note(62, -0.5, 9.0, 50)])
+    track.tidy(5.0)
+    assert track.notes == [Note(62, 0.0, 5.0, 50), Note(60, 1.0, 2.0, 90), Note(60, 2.0, 2.5, 127)]

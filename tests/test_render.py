@@ -1,0 +1,140 @@
+"""Rendering with the real bundled SoundFont: length, audibility, loudness, peaks, errors."""
+
+import numpy as np
+import pytest
+from plan_fixtures import make_plan
+
+from cuescore.errors import InputError, OptionError
+from cuescore.media.audio import Audio
+from cuescore.music.arrange import arrange
+from cuescore.music.chords import Chord
+from cuescore.music.plan import TempoChange
+from cuescore.music.score import Note, Score, Track
+from cuescore.render import available_synths, master, synthesize
+from cuescore.render.master import loudness, true_peak
+from cuescore.render.midi import NOTE_OFF, NOTE_ON, read_midi, score_events
+from cuescore.render.synth import default_soundfont
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def score(plan):
+    return arrange(plan, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dry(score):
+    return synthesize(score)
+
+
+@pytest.fixture(scope="module")
+def mastered(dry):
+    return master(dry)
+
+
+def test_render_has_the_exact_length_and_shape(plan, dry):
+    assert dry.sample_rate == SR and dry.channels == 2 and dry.samples.dtype == np.float32
+    assert dry.samples.shape[1] == int(np.ceil(plan.duration * SR))
+    odd = Score([Track("keys", 0, notes=[Note(60, 0.0, 1.0, 90)])], [TempoChange(0.0, 120.0)], 1.23456)
+    assert synthesize(odd, sample_rate=22050).samples.shape == (2, int(np.ceil(1.23456 * 22050)))
+
+
+def test_render_sounds_wherever_the_score_has_notes(score, dry, mastered):
+    for audio in (dry, mastered):
+        per_second = audio.samples[:, : 19 * SR].reshape(2, 19, SR)
+        rms = np.sqrt((per_second ** 2).mean(axis=(0, 2)))
+        for second, value in enumerate(rms):
+            if score.notes_in(second - 2.0, second + 1.0):
+                assert value > 10 ** (-40 / 20), (second, value)
+
+
+def test_master_reaches_the_target_loudness_without_clipping(dry, mastered):
+    assert abs(loudness(mastered) - (-14.0)) <= 1.0
+    assert np.abs(mastered.samples).max() <= 0.891 + 1e-4
+    assert true_peak(mastered.samples) <= 0.891 + 1e-3
+    assert np.all(np.isfinite(mastered.samples)) and mastered.samples.shape == dry.samples.shape
+    end = mastered.samples[:, -200:]
+    assert np.abs(end).max() < 0.01  # faded out
+    quieter = master(dry, target_lufs=-23.0, reverb=0.0)
+    assert abs(loudness(quieter) - (-23.0)) <= 1.0
+
+
+def test_silence_stays_silent():
+    silent = master(Audio(np.zeros((2, SR), np.float32), SR))
+    assert np.all(silent.samples == 0.0)
+    empty = Score([Track("pad", 48)], [TempoChange(0.0, 100.0)], 2.0)
+    audio = synthesize(empty)
+    assert audio.samples.shape == (2, 2 * SR) and np.all(audio.samples == 0.0)
+    assert np.all(master(audio).samples == 0.0)
+
+
+def test_rendered_chords_match_the_plan(plan, mastered):
+    librosa = pytest.importorskip("librosa")
+    y = mastered.samples.mean(axis=0)
+    chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=1024)
+    times = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=SR, hop_length=1024)
+
+    def template(chord: Chord) -> np.ndarray:
+        v = np.zeros(12)
+        v[list(chord.pitch_classes)] = 1.0
+        return v - v.mean()
+
+    candidates = [Chord(r, q) for r in range(12) for q in ("maj", "min")]
+    matched = 0
+    for span in plan.chords:
+        profile = chroma[:, (times >= span.start + 0.1) & (times < span.end - 0.05)].mean(axis=1)
+        profile = profile - profile.mean()
+        corr = float(profile @ template(span.chord) / np.linalg.norm(profile) / np.linalg.norm(template(span.chord)))
+        assert corr > 0.5, (span, corr)
+        best = max(candidates, key=lambda c: profile @ template(c) / np.linalg.norm(template(c)))
+        matched += best.root == span.chord.root
+    assert matched == len(plan.chords)
+
+
+def test_events_put_note_offs_first_and_drums_on_channel_ten(score):
+    events = score_events(score, SR)
+    assert [e.sample for e in events] == sorted(e.sample for e in events)
+    assert {e.channel for e in events if e.kind == NOTE_ON and e.a in (36, 49)} >= {9}
+    first_on = {}
+    for e in events:
+        if e.kind == NOTE_ON:
+            first_on.setdefault(e.sample, e)
+        if e.kind == NOTE_OFF and e.sample in first_on:
+            pytest.fail("a note-off came after a note-on at the same sample")
+
+
+def test_soundfont_and_synth_errors(tmp_path, score):
+    assert "tinysoundfont" in available_synths()
+    assert default_soundfont().is_file()
+    with pytest.raises(InputError, match="no such SoundFont"):
+        synthesize(score, soundfont=tmp_path / "missing.sf2")
+    corrupt = tmp_path / "corrupt.sf2"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00sfbk" + bytes(range(256)) * 4)
+    with pytest.raises(InputError) as err:
+        synthesize(score, soundfont=corrupt)
+    assert "\n" not in str(err.value)
+    not_sf = tmp_path / "text.sf2"
+    not_sf.write_text("hello")
+    with pytest.raises(InputError, match="not a SoundFont"):
+        synthesize(score, soundfont=not_sf)
+    with pytest.raises(OptionError, match="unknown synth"):
+        synthesize(score, synth="nonesuch")
+
+
+def test_read_midi_round_trip_and_errors(tmp_path, score):
+    path = score.write_midi(tmp_path / "a.mid")
+    back = read_midi(path)
+    assert [len(t.notes) for t in back.tracks] == [len(t.notes) for t in score.tracks]
+    assert [t.volume for t in back.tracks] == [t.volume for t in score.tracks]
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    with pytest.raises(InputError, match="not a readable MIDI"):
+        read_midi(bad)
+    with pytest.raises(InputError, match="no such MIDI"):
+        read_midi(tmp_path / "none.mid")
