@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from cuescore import __version__
+from cuescore.controls import add_control_arguments
 from cuescore.errors import CuescoreError
 
 log = logging.getLogger("cuescore")
@@ -42,6 +43,35 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from cuescore.analysis import VideoFeatures
+    from cuescore.controls import Controls
+    from cuescore.scoring import score_video
+
+    controls = Controls.from_namespace(args)
+    features = VideoFeatures.load(args.features) if args.features else None
+    result = score_video(args.video, args.output, controls, features=features, engine=args.engine,
+                         progress=args.verbose or sys.stderr.isatty())
+    plan = result.plan
+    print(f"{result.video_out}: {plan.key.name}, {plan.mean_bpm:.0f} BPM, {len(plan.chords)} chords, "
+          f"{len(plan.cuts)} cuts; also {result.midi.name}, {result.wav.name}, {result.json.name} "
+          f"({result.timings.get('total', 0):.1f} s)")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from cuescore.analysis import VideoFeatures
+    from cuescore.evaluation import evaluate_plan
+    from cuescore.media.probe import check_input_file
+
+    features = VideoFeatures.load(args.features) if args.features else None
+    metrics = evaluate_plan(check_input_file(args.target), features)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
     from cuescore.media import render_demo_clip
 
@@ -67,6 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None, help="frames per second to analyse (default: every frame)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for learned encoders")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("generate", help="write music for a video and put it on the video",
+                       description="Score VIDEO: writes OUT (the video with the new soundtrack; its video stream "
+                                   "is copied untouched), OUT.mid, OUT.wav and OUT.json (the plan).")
+    p.add_argument("video", help="input video")
+    p.add_argument("-o", "--output", help="output video (default: <video stem>_scored.mp4 in the working directory)")
+    p.add_argument("--engine", default="affective", help="composition engine (default: affective, needs no weights)")
+    p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
+    add_control_arguments(p)
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("evaluate", help="measure how a soundtrack follows its video",
+                       description="Correspondence metrics of a plan written by `generate` (OUT.json): cuts on beats, "
+                                   "cuts on chord changes, emotion correspondence, motion/density and "
+                                   "arousal/loudness correlations. Uses OUT.mid and OUT.wav beside it when present.")
+    p.add_argument("target", help="a plan JSON written by `cuescore generate`")
+    p.add_argument("--features", metavar="DIR", help="features saved by `cuescore analyze` (default: the plan's own)")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -151,8 +151,9 @@ class MusicPlan:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MusicPlan":
-        d = dict(d)
-        d.pop("tempo_bpm", None)
+        """Rebuild a plan from `to_dict` output; other top-level fields (as in OUT.json) are ignored."""
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
         return cls(
             **{k: v for k, v in d.items() if k not in ("tempo_map", "key", "chords", "sections")},
             tempo_map=[TempoChange(**t) for t in d["tempo_map"]],

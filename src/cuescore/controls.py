@@ -1,0 +1,248 @@
+"""`Controls`: every user setting in one table that both validation and the CLI read.
+
+Each field of `Controls` carries a `Control` in its metadata (type, default, range or choices,
+help), like PySceneDetect's CONFIG_MAP: `Controls.from_options` validates against it and
+`add_control_arguments` builds `--seed`, `--key`, ... from it, so the two cannot disagree.
+The four `weight_*` settings scale one video feature's influence each (0 turns it off, 1 is
+as analysed, 2 doubles it), as in Controllable V2M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+from cuescore.errors import OptionError
+from cuescore.music.chords import Chord, parse_progression
+from cuescore.music.plan import Key
+
+INSTRUMENT_PRESETS: dict[str, dict[str, int]] = {
+    "cinematic": {"pad": 49, "keys": 0, "bass": 42, "lead": 60, "drums": 48},
+    "piano": {"keys": 0, "bass": 0, "lead": 0},
+    "ambient": {"pad": 89, "keys": 46, "bass": 35, "lead": 73},
+    "rock": {"pad": 29, "keys": 27, "bass": 33, "lead": 30, "drums": 0},
+    "electronic": {"pad": 90, "keys": 4, "bass": 38, "lead": 81, "drums": 25},
+    "orchestral": {"pad": 48, "keys": 46, "bass": 43, "lead": 68, "drums": 48},
+}
+"""Preset name → role → General MIDI program (0-127). "drums" is the GM kit (0 standard,
+25 TR-808, 48 orchestra); a preset without "drums" has no drum track."""
+
+INSTRUMENT_CHOICES = ("auto", *INSTRUMENT_PRESETS)
+"""`auto` lets the engine pick a preset from the video's mood."""
+
+MODE_CHOICES = ("auto", "major", "minor")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One setting: its kind ("int", "float", "str", "path", "key", "progression"), range or
+    choices, help text, argparse metavar and group; `nullable` settings accept None."""
+
+    kind: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    metavar: str | None = None
+    group: str = "music"
+
+    def allowed(self) -> str:
+        """The allowed values, in words, for error messages and --help."""
+        if self.choices:
+            text = "one of " + ", ".join(self.choices)
+        elif self.low is not None:
+            text = f"{_fmt(self.low)}..{_fmt(self.high)}"
+        else:
+            text = {"path": "an existing file", "key": "a key like 'A minor'",
+                    "progression": "chords like 'C Am F G'"}.get(self.kind, "a value")
+        return f"{text} or none" if self.nullable else text
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
+
+
+def control(default: Any, kind: str, help: str, **spec: Any) -> Any:
+    """A dataclass field whose metadata holds the `Control` describing it."""
+    return field(default=default, metadata={"control": Control(kind, help, **spec)})
+
+
+@dataclass(frozen=True)
+class Controls:
+    """User settings; constructing one validates it (`OptionError` naming the bad option)."""
+
+    seed: int = control(0, "int", "random seed; the same seed gives the same music", low=0, high=2**32 - 1)
+    key: str | None = control(None, "key", "musical key such as 'A minor' or 'Eb major'; none = chosen from the video",
+                              nullable=True, metavar="KEY")
+    mode: str = control("auto", "str", "major or minor; auto = from the video's mood and brightness",
+                        choices=MODE_CHOICES)
+    tempo: float | None = control(None, "float", "lock the tempo to this many BPM (cuts are then not chased)",
+                                  low=40, high=220, nullable=True, metavar="BPM")
+    tempo_min: float = control(60.0, "float", "slowest tempo the engine may choose, BPM", low=40, high=220,
+                               metavar="BPM")
+    tempo_max: float = control(160.0, "float", "fastest tempo the engine may choose, BPM", low=40, high=220,
+                               metavar="BPM")
+    energy: float = control(1.0, "float", "scale of loudness and intensity; 1 = as analysed", low=0, high=2)
+    instruments: str = control("auto", "str", "instrument preset; auto = chosen from the video's mood",
+                               choices=INSTRUMENT_CHOICES)
+    weight_emotion: float = control(1.0, "float", "influence of the video's emotion on key, chords and energy",
+                                    low=0, high=2, group="weights")
+    weight_motion: float = control(1.0, "float", "influence of motion on tempo, note density and accents",
+                                   low=0, high=2, group="weights")
+    weight_cuts: float = control(1.0, "float", "how hard beats and chord changes chase the cuts",
+                                 low=0, high=2, group="weights")
+    weight_colour: float = control(1.0, "float", "influence of colour and brightness on key and mode",
+                                   low=0, high=2, group="weights")
+    primer: str | None = control(None, "progression", "chords to open with, e.g. 'C Am F G'", nullable=True,
+                                 metavar="CHORDS")
+    original_gain: float = control(0.0, "float", "level of the video's own audio under the music (linear)",
+                                   low=0, high=1, group="output")
+    loudness: float = control(-14.0, "float", "target loudness of the music, LUFS", low=-30, high=-6,
+                              metavar="LUFS", group="output")
+    soundfont: str | None = control(None, "path", "SoundFont (.sf2) to render with; none = the bundled GM one",
+                                    nullable=True, metavar="SF2", group="output")
+    top_k: int | None = control(None, "int", "learned engines: sample among the k likeliest tokens; none = default",
+                                low=1, high=4096, nullable=True, metavar="K", group="learned")
+    temperature: float = control(1.0, "float", "learned engines: sampling temperature; 0 = always the likeliest token",
+                                 low=0, high=3, group="learned")
+    checkpoint: str | None = control(None, "str", "learned engines: checkpoint folder or name; none = engine default",
+                                     nullable=True, metavar="PATH", group="learned")
+
+    def __post_init__(self) -> None:
+        for name, spec in CONTROLS.items():
+            object.__setattr__(self, name, _convert(name, spec, getattr(self, name)))
+        if self.tempo_min > self.tempo_max:
+            raise OptionError(f"tempo_min {_fmt(self.tempo_min)} is above tempo_max {_fmt(self.tempo_max)}; "
+                              "swap them")
+        if self.key is not None and self.mode != "auto" and Key.parse(self.key).mode != self.mode:
+            raise OptionError(f"key '{self.key}' contradicts mode '{self.mode}'; give only one of them")
+
+    @classmethod
+    def from_options(cls, **options: Any) -> "Controls":
+        """Validated controls from keyword options (strings as typed on a command line are
+        converted); a None value means "the default"."""
+        unknown = sorted(set(options) - set(CONTROLS))
+        if unknown:
+            raise OptionError(f"unknown option '{unknown[0]}'; known options: {', '.join(CONTROLS)}")
+        return cls(**{k: v for k, v in options.items() if v is not None})
+
+    @classmethod
+    def from_namespace(cls, namespace: argparse.Namespace) -> "Controls":
+        """Controls from an argparse namespace built with `add_control_arguments`."""
+        return cls.from_options(**{k: v for k, v in vars(namespace).items() if k in CONTROLS})
+
+    def replace(self, **changes: Any) -> "Controls":
+        """A validated copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def key_value(self) -> Key | None:
+        """The fixed key, or None when the engine chooses."""
+        return None if self.key is None else Key.parse(self.key)
+
+    @property
+    def primer_chords(self) -> list[Chord]:
+        return [] if self.primer is None else parse_progression(self.primer)
+
+    @property
+    def bpm_range(self) -> tuple[float, float]:
+        """(lowest, highest) tempo in BPM; a locked tempo gives (tempo, tempo)."""
+        return (self.tempo, self.tempo) if self.tempo is not None else (self.tempo_min, self.tempo_max)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CONTROLS}
+
+
+CONTROLS: dict[str, Control] = {f.name: f.metadata["control"] for f in fields(Controls)}
+"""Name → `Control`, in table order."""
+
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Controls)}
+
+
+def _bad(name: str, value: Any, spec: Control, why: str = "") -> OptionError:
+    reason = f" ({why})" if why else ""
+    return OptionError(f"option {name}: {value!r} is not allowed{reason}; allowed: {spec.allowed()}")
+
+
+def _number(name: str, spec: Control, value: Any) -> float | int:
+    cast: Callable[[Any], Any] = int if spec.kind == "int" else float
+    if isinstance(value, bool):
+        raise _bad(name, value, spec)
+    try:
+        number = cast(value.strip()) if isinstance(value, str) else value
+        if spec.kind == "int" and not float(number).is_integer():
+            raise ValueError
+        number = cast(number)
+    except (TypeError, ValueError):
+        raise _bad(name, value, spec, f"not {'an integer' if spec.kind == 'int' else 'a number'}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise _bad(name, value, spec)
+    if not spec.low <= number <= spec.high:
+        raise _bad(name, value, spec)
+    return number
+
+
+def _convert(name: str, spec: Control, value: Any) -> Any:
+    """The value converted to the control's type; `OptionError` if it does not fit."""
+    if spec.nullable and (value is None or isinstance(value, str) and value.strip().lower() in ("", "none", "auto")):
+        return None
+    if spec.kind in ("int", "float"):
+        return _number(name, spec, value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise _bad(name, value, spec, "not text")
+    text = os.fspath(value).strip()
+    if spec.choices:
+        if text.lower() not in spec.choices:
+            raise _bad(name, value, spec)
+        return text.lower()
+    if spec.kind == "key":
+        try:
+            return Key.parse(text).name
+        except ValueError:
+            raise _bad(name, value, spec) from None
+    if spec.kind == "progression":
+        try:
+            chords = parse_progression(text)
+        except ValueError as exc:
+            raise _bad(name, value, spec, str(exc)) from None
+        if any(c.is_none for c in chords):
+            raise _bad(name, value, spec, "N is not a chord")
+        return " ".join(c.label for c in chords)
+    if spec.kind == "path" and not os.path.isfile(text):
+        raise _bad(name, value, spec, "no such file")
+    if not text:
+        raise _bad(name, value, spec, "empty")
+    return text
+
+
+_GROUP_TITLES = {
+    "music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)",
+    "output": "output", "learned": "learned engines (amt, codec)",
+}
+
+
+def add_control_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add `--seed`, `--key`, ... (one per control, grouped) to `parser`.
+
+    Every argument defaults to None so that `Controls.from_namespace` keeps the table's default
+    for what the user did not give; --help shows the table's default and range.
+    """
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, spec in CONTROLS.items():
+        if spec.group not in groups:
+            groups[spec.group] = parser.add_argument_group(_GROUP_TITLES[spec.group])
+        group = groups[spec.group]
+        default = DEFAULTS[name]
+        shown = "none" if default is None else _fmt(default) if isinstance(default, (int, float)) else default
+        metavar = None if spec.choices else spec.metavar or ("N" if spec.kind in ("int", "float") else "VALUE")
+        group.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, default=None, metavar=metavar,
+            choices=spec.choices or None, type=str.lower if spec.choices else str,
+            help=f"{spec.help} (default: {shown}; {spec.allowed()})".replace("%", "%%"),
+        )
+    return parser

@@ -1,0 +1,171 @@
+"""Beat grids that land on the cuts: `fit_beat_grid`.
+
+The video's hard cuts are anchors. A Viterbi search (beam-pruned) gives each anchored cut an
+integer beat index so that every stretch between anchors holds a whole number of beats at a
+tempo inside the allowed range, close to the target tempo, changing little from one stretch
+to the next, with cuts preferably on downbeats (then on half bars). A cut may be skipped at
+a cost; that is what happens to a cut closer than one beat (at the fastest tempo) to the
+previous one, such as a flash frame: it cannot sit on its own beat, so it is left off the
+grid (the engine marks it with an accent instead). The end of the video is a soft anchor too,
+so the last bar ends with the picture. Between anchors the beat interval drifts smoothly
+(linear ramp plus a correction that vanishes at both anchors) rather than jumping at the cut.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cuescore.music.plan import TempoChange
+
+BEAT_TOLERANCE = 0.05
+"""Seconds: a cut this close to a beat counts as on the beat."""
+
+_BEAM = 96
+_TEMPO_COST = 8.0      # per (octave of tempo deviation)² per 4 s
+_CHANGE_COST = 6.0     # per (octave of tempo change between stretches)²
+_SKIP_COST = 3.0       # leaving a cut off the grid (× weight)
+_END_SKIP_COST = 0.5   # not ending the last bar with the video (× weight)
+_OFFBAR_COST = 0.6     # a cut on a beat that is neither a downbeat nor a half bar (× weight)
+_HALFBAR_COST = 0.25   # a cut on the middle of the bar (× weight)
+_PICKUP_COST = 0.1     # the music starts before the first downbeat (pickup beats)
+
+
+@dataclass
+class _State:
+    cost: float
+    bpm: float | None
+    anchors: tuple[tuple[float, int], ...]
+
+
+def constant_grid(duration: float, bpm: float, beats_per_bar: int = 4,
+                  ) -> tuple[list[TempoChange], list[float], list[float]]:
+    """A steady grid from 0 s at `bpm`: (tempo_map, beats, downbeats), beats < `duration`."""
+    beats = list(np.arange(0.0, duration - 1e-9, 60.0 / bpm))
+    return [TempoChange(0.0, float(bpm))], [float(b) for b in beats], [float(b) for b in beats[::beats_per_bar]]
+
+
+def fit_beat_grid(
+    duration: float,
+    cut_times: list[float],
+    target_bpm: float,
+    bpm_range: tuple[float, float],
+    beats_per_bar: int = 4,
+    weight: float = 1.0,
+) -> tuple[list[TempoChange], list[float], list[float]]:
+    """Tempo map, beats and downbeats (seconds, all < `duration`) with the cuts on beats.
+
+    target_bpm: the tempo the music wants (clamped into `bpm_range`, BPM).
+    weight: how hard the grid chases the cuts (the weight_cuts control): scales the cost of
+        skipping a cut or missing a downbeat; 0 ignores the cuts (a constant tempo), and so
+        does a range of a single tempo (a locked tempo).
+    """
+    lo, hi = sorted(float(b) for b in bpm_range)
+    target = min(max(float(target_bpm), lo), hi)
+    cuts = sorted({round(float(t), 6) for t in cut_times if 0.0 < t < duration})
+    if weight <= 0 or not cuts or hi - lo < 1e-6:
+        return constant_grid(duration, target, beats_per_bar)
+    best: tuple[float, int, _State] | None = None
+    for phase in range(beats_per_bar):
+        state = _search(duration, cuts, target, lo, hi, beats_per_bar, phase, weight)
+        total = state.cost + (_PICKUP_COST if phase else 0.0)
+        if best is None or total < best[0]:
+            best = (total, phase, state)
+    _, phase, state = best
+    grid = _beats_through(list(state.anchors), duration, lo, hi)
+    beats = [b for b in grid if b < duration - 1e-9]
+    return _tempo_map(grid), beats, beats[phase::beats_per_bar]
+
+
+def _segment_cost(bpm: float, prev: float | None, target: float, seconds: float) -> float:
+    cost = _TEMPO_COST * math.log2(bpm / target) ** 2 * seconds / 4.0
+    if prev is not None:
+        cost += _CHANGE_COST * math.log2(bpm / prev) ** 2
+    return cost
+
+
+def _meter_cost(beat: int, phase: int, beats_per_bar: int) -> float:
+    pos = (beat - phase) % beats_per_bar
+    if pos == 0:
+        return 0.0
+    return _HALFBAR_COST if 2 * pos == beats_per_bar else _OFFBAR_COST
+
+
+def _search(duration: float, cuts: list[float], target: float, lo: float, hi: float,
+            beats_per_bar: int, phase: int, weight: float) -> _State:
+    """Beam Viterbi over (last anchor, its beat index); returns the cheapest final state."""
+    states: dict[tuple[float, int], _State] = {(0.0, 0): _State(0.0, None, ((0.0, 0),))}
+    stops = [(t, _SKIP_COST, 1.0) for t in cuts] + [(duration, _END_SKIP_COST, 2.0)]
+    for t, skip_cost, meter_scale in stops:
+        nxt: dict[tuple[float, int], _State] = {}
+
+        def offer(key: tuple[float, int], cand: _State) -> None:
+            if key not in nxt or cand.cost < nxt[key].cost:
+                nxt[key] = cand
+
+        for (t0, n0), st in states.items():
+            offer((t0, n0), _State(st.cost + skip_cost * weight, st.bpm, st.anchors))
+            span = t - t0
+            for k in range(max(1, math.ceil(span * lo / 60.0 - 1e-9)), math.floor(span * hi / 60.0 + 1e-9) + 1):
+                bpm = 60.0 * k / span
+                cost = (st.cost + _segment_cost(bpm, st.bpm, target, span)
+                        + weight * meter_scale * _meter_cost(n0 + k, phase, beats_per_bar))
+                offer((t, n0 + k), _State(cost, bpm, st.anchors + ((t, n0 + k),)))
+        states = dict(sorted(nxt.items(), key=lambda kv: kv[1].cost)[:_BEAM])
+    # A grid whose last anchor is not the end keeps its last tempo to the end: charge for it.
+    for (t0, _), st in states.items():
+        if t0 < duration and st.bpm is not None:
+            st.cost += _segment_cost(st.bpm, None, target, duration - t0)
+    return min(states.values(), key=lambda s: s.cost)
+
+
+def _beats_through(anchors: list[tuple[float, int]], duration: float, lo: float, hi: float) -> list[float]:
+    """Beat times passing through every (time, beat index) anchor, intervals drifting smoothly;
+    the last one is the first beat at or after `duration`."""
+    times = np.array([a[0] for a in anchors])
+    counts = np.diff([a[1] for a in anchors])
+    means = np.diff(times) / counts
+    knots = np.concatenate([[means[0]], np.sqrt(means[:-1] * means[1:]), [means[-1]]])
+    shortest, longest = 60.0 / hi - 1e-9, 60.0 / lo + 1e-9
+    beats: list[float] = []
+    for i, k in enumerate(counts):
+        x = (np.arange(k) + 0.5) / k
+        ramp = knots[i] + (knots[i + 1] - knots[i]) * x
+        bump = 6.0 * x * (1.0 - x)
+        bump *= k / bump.sum()
+        steps = ramp + (times[i + 1] - times[i] - ramp.sum()) / k * bump
+        if np.any(steps < shortest) or np.any(steps > longest):
+            steps = np.full(k, means[i])
+        beats.extend(times[i] + np.concatenate([[0.0], np.cumsum(steps)[:-1]]))
+    t, step = times[-1], means[-1]
+    beats.append(t)
+    while t < duration - 1e-9:
+        t += step
+        beats.append(t)
+    return [float(b) for b in beats]
+
+
+def _tempo_map(grid: list[float]) -> list[TempoChange]:
+    """One change at each beat whose interval to the next differs from the previous one."""
+    changes: list[TempoChange] = []
+    for start, end in zip(grid, grid[1:]):
+        bpm = 60.0 / (end - start)
+        if not changes or abs(bpm - changes[-1].bpm) > 1e-6:
+            changes.append(TempoChange(float(start), float(bpm)))
+    changes[0].time = 0.0
+    return changes
+
+
+def on_grid_share(events: list[float], grid: list[float], tolerance: float = BEAT_TOLERANCE) -> float | None:
+    """Share of `events` within `tolerance` seconds of a time in `grid`; None without events."""
+    if not events:
+        return None
+    g = np.asarray(sorted(grid))
+    if g.size == 0:
+        return 0.0
+    e = np.asarray(events)
+    idx = np.clip(np.searchsorted(g, e), 1, g.size - 1) if g.size > 1 else np.zeros(e.size, int)
+    nearest = np.minimum(np.abs(g[idx] - e), np.abs(g[np.maximum(idx - 1, 0)] - e))
+    return float(np.mean(nearest <= tolerance + 1e-9))

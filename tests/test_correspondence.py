@@ -1,0 +1,125 @@
+"""Correspondence metrics and harmony statistics on hand-made plans with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from cuescore.evaluation import (
+    chord_changes, chord_stats, evaluate, evaluate_plan, load_plan, map_label, plan_stats, pop909_stats,
+    read_chord_file,
+)
+from cuescore.errors import InputError
+from cuescore.music.chords import Chord
+from cuescore.music.plan import ChordSpan, Key, MusicPlan, TempoChange
+from tests.feature_fixtures import emotion_rows
+
+CUTS = [1.0, 3.02, 5.3, 6.0]
+"""On a beat, on a beat and a chord change, on neither, on a downbeat and a chord change."""
+MOODS = [("exciting", 0.9), ("sad", 0.9), ("neutral", 0.9), ("relaxing", 0.7), ("relaxing", 0.85), ("tense", 0.95),
+         ("fearful", 0.8), ("exciting", 0.5)]
+"""Per second. Confident and not neutral: seconds 0, 1, 4, 5, 6; their chords C, C, F, G:7, C suit
+exciting (yes), sad (no), relaxing (yes), tense (yes), fearful (no): 3 of 5."""
+MOTION = [0, 0, 10, 10, 20, 20, 30, 30]
+AROUSAL = [0.8, 0.8, 0.4, 0.4, 0.0, 0.0, -0.4, -0.4]
+
+
+def hand_plan() -> MusicPlan:
+    """8 s at 120 BPM in C major; chords C C | F | G:7 | C (changes at 3, 5, 6 s)."""
+    beats = [i * 0.5 for i in range(16)]
+    chords = [ChordSpan(0, 2, "C"), ChordSpan(2, 3, "C"), ChordSpan(3, 5, "F"), ChordSpan(5, 6, "G:7"),
+              ChordSpan(6, 8, "C")]
+    return MusicPlan(duration=8.0, tempo_map=[TempoChange(0.0, 120.0)], beats=beats, downbeats=beats[::4],
+                     key=Key(0, "major"), chords=chords, density=[0, 1, 2, 3], energy=[0.8, 0.6, 0.4, 0.2],
+                     cuts=CUTS, engine="hand", seed=0)
+
+
+def rows() -> np.ndarray:
+    return np.vstack([emotion_rows([name], p) for name, p in MOODS])
+
+
+def test_chord_changes_ignore_repeats_and_the_start():
+    assert chord_changes(hand_plan().chords) == [3, 5, 6]
+    gap = [ChordSpan(0.5, 1, "C"), ChordSpan(2, 3, "C")]
+    assert chord_changes(gap) == [0.5, 2]
+
+
+def test_known_answers_from_the_plan_alone():
+    p = hand_plan()
+    m = evaluate(p, data={"emotion": rows().tolist(), "motion": MOTION, "arousal": AROUSAL})
+    assert m["hard_cuts"] == 4
+    assert m["cut_on_beat"] == 0.75 and m["cut_on_downbeat"] == 0.25 and m["cut_on_chord_change"] == 0.5
+    assert m["emotion_correspondence"] == pytest.approx(0.6) and m["confident_seconds"] == 5
+    assert m["motion_density_spearman"] == pytest.approx(1.0) and m["density_source"] == "plan"
+    assert m["arousal_loudness_spearman"] == pytest.approx(1.0) and m["loudness_source"] == "plan"
+
+
+def test_json_with_midi_and_wav_beside_it(tmp_path):
+    p = hand_plan()
+    path = tmp_path / "song.json"
+    p.save_json(path, extra={"emotion": rows().tolist(), "motion": MOTION, "arousal": AROUSAL})
+    assert load_plan(path)[0].chords == p.chords
+    pm = pretty_midi.PrettyMIDI()
+    keys, drums = pretty_midi.Instrument(0), pretty_midi.Instrument(0, is_drum=True)
+    for second, count in enumerate([1, 1, 2, 2, 4, 4, 6, 6]):
+        keys.notes += [pretty_midi.Note(80, 60 + k, second + k / 10, second + k / 10 + 0.1) for k in range(count)]
+    drums.notes += [pretty_midi.Note(80, 36, t / 4, t / 4 + 0.1) for t in range(32, 0, -3)]
+    pm.instruments += [keys, drums]
+    pm.write(str(tmp_path / "song.mid"))
+    rate = 8000
+    t = np.arange(8 * rate) / rate
+    level = np.repeat([0.8, 0.8, 0.4, 0.4, 0.1, 0.1, 0.05, 0.05], rate)  # falls with arousal
+    sf.write(str(tmp_path / "song.wav"), level * np.sin(2 * np.pi * 220 * t), rate)
+    m = evaluate_plan(path)
+    assert m["density_source"] == "midi" and m["loudness_source"] == "wav"
+    assert m["motion_density_spearman"] == pytest.approx(1.0)
+    assert m["arousal_loudness_spearman"] == pytest.approx(1.0)
+    assert m["emotion_correspondence"] == pytest.approx(0.6)
+
+
+def test_missing_inputs_give_none(tmp_path):
+    p = hand_plan()
+    m = evaluate(p)
+    assert m["emotion_correspondence"] is None and m["motion_density_spearman"] is None
+    p.cuts = []
+    assert evaluate(p)["cut_on_beat"] is None
+    with pytest.raises(InputError, match="no such file"):
+        evaluate_plan(tmp_path / "absent.json")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(InputError, match="not a cuescore plan"):
+        evaluate_plan(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("label, chord, how", [
+    ("C:maj", Chord(0, "maj"), "exact"), ("A:min7", Chord(9, "min7"), "exact"), ("N", Chord.none(), "exact"),
+    ("F#:maj7/5", Chord(6, "maj7"), "inversion dropped"), ("Bb:min/b3", Chord(10, "min"), "inversion dropped"),
+    ("C:9", Chord(0, "7"), "nearest quality"), ("D:min9", Chord(2, "min7"), "nearest quality"),
+    ("G:sus4(b7)", Chord(7, "sus4"), "nearest quality"), ("E:(1,5)", Chord(4, "maj"), "nearest quality"),
+    ("C:minmaj7", Chord(0, "min"), "nearest quality"), ("A:7(#9)", Chord(9, "7"), "nearest quality"),
+])
+def test_map_label(label, chord, how):
+    assert map_label(label) == (chord, how)
+
+
+def test_chord_stats_known_answers(tmp_path):
+    text = "0 4 C:maj\n4 6 C:maj\n6 8 F:maj\n8 9 Eb:maj\n9 10 G:9\n10 12 N\n12 14 C:maj\n"
+    (tmp_path / "chord_midi.txt").write_text(text)
+    spans, mapped = read_chord_file(tmp_path / "chord_midi.txt")
+    assert mapped == {"G:9": "G:7"}
+    s = chord_stats(spans, Key(0, "major"), beats=[i * 0.5 for i in range(28)])
+    assert s["chords"] == 5 and s["diatonic_share"] == 0.8
+    assert s["diatonic_time_share"] == round(11 / 12, 4)
+    assert s["distinct_chords"] == 4 and s["chords_per_minute"] == round(5 / (14 / 60), 2)
+    assert (s["longest_run_seconds"], s["longest_run_beats"], s["longest_run_chord"]) == (6.0, 12, "C")
+    assert plan_stats(hand_plan())["diatonic_share"] == 1.0
+
+
+@pytest.mark.realmedia
+def test_pop909_statistics(shared_media):
+    songs = sorted(p for p in (shared_media / "midi" / "pop909").iterdir() if p.is_dir())
+    stats = [pop909_stats(song) for song in songs]
+    assert len(stats) == 10
+    assert np.mean([s["diatonic_share"] for s in stats]) > 0.85
+    assert all(10 < s["chords_per_minute"] < 60 for s in stats)
