@@ -9,11 +9,11 @@ DEMO_DIR := demo_out
 
 setup: $(STAMP)
 
+# tinysoundfont declares pyaudio (used only for live playback): it is installed without its deps.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	# tinysoundfont declares pyaudio (live playback only): install it without its deps.
 	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
 	touch $(STAMP)
 
@@ -22,11 +22,12 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cuescore demo-clip $(DEMO_DIR)/demo.mp4
-	$(BIN)/cuescore analyze $(DEMO_DIR)/demo.mp4 -o $(DEMO_DIR)/demo_features
-	@echo "Features written to $(DEMO_DIR)/demo_features"
+	$(BIN)/cuescore generate $(DEMO_DIR)/demo.mp4 -o $(DEMO_DIR)/demo_scored.mp4 --seed 1
+	$(BIN)/cuescore evaluate $(DEMO_DIR)/demo_scored.json
+	@echo "Open $(DEMO_DIR)/demo_scored.mp4 (score: demo_scored.mid, audio: demo_scored.wav, plan: demo_scored.json)"
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_analyze.py
+	cd benchmarks && ../$(BIN)/python bench_analyze.py && ../$(BIN)/python bench_generate.py && ../$(BIN)/python bench_quality.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
