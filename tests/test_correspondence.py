@@ -112,6 +112,7 @@ def test_chord_stats_known_answers(tmp_path):
     assert s["chords"] == 5 and s["diatonic_share"] == 0.8
     assert s["diatonic_time_share"] == round(11 / 12, 4)
     assert s["distinct_chords"] == 4 and s["chords_per_minute"] == round(5 / (14 / 60), 2)
+    assert s["changes_per_minute"] == round(4 / (14 / 60), 2)
     assert (s["longest_run_seconds"], s["longest_run_beats"], s["longest_run_chord"]) == (6.0, 12, "C")
     assert plan_stats(hand_plan())["diatonic_share"] == 1.0
 
@@ -123,3 +124,8 @@ def test_pop909_statistics(shared_media):
     assert len(stats) == 10
     assert np.mean([s["diatonic_share"] for s in stats]) > 0.85
     assert all(10 < s["chords_per_minute"] < 60 for s in stats)
+
+
+def test_correlations_leave_out_a_last_second_under_half_a_second():
+    from cuescore.evaluation.correspondence import full_seconds
+    assert [full_seconds(d) for d in (12.0, 10.01, 10.6, 0.3, 1.2)] == [12, 10, 11, 1, 1]

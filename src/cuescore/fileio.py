@@ -14,6 +14,8 @@ from cuescore.errors import OutputError
 def ensure_writable_dir(directory: str | os.PathLike) -> Path:
     """Create `directory` if needed and check that files can be written in it."""
     path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file, not a folder; choose another output path")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -31,6 +33,8 @@ def check_output_path(path: str | os.PathLike) -> Path:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.exists():
         raise OutputError(f"output folder {parent} does not exist; create it or choose another path")
+    if not parent.is_dir():
+        raise OutputError(f"{parent} is a file, not a folder; choose another output path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {parent} is not writable; choose another path")
     return target

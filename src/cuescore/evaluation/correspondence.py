@@ -16,6 +16,8 @@ Metrics (None where the inputs are missing or a correlation is undefined):
   per second in the MIDI, drums excluded; else the plan's density level of the bar).
 - arousal_loudness_spearman: Spearman ρ of per-second arousal and loudness (RMS in dB per
   second of the WAV; else the plan's energy of the bar).
+  Both correlations leave out a last second that is less than half a second long (a 10.01 s
+  clip has 11 timeline rows; the 10 ms of the last one say nothing about density or level).
 """
 
 from __future__ import annotations
@@ -116,6 +118,12 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(spearmanr(x, y).statistic)
 
 
+def full_seconds(duration: float) -> int:
+    """Timeline rows that cover at least half a second of the video."""
+    T = timeline_length(duration)
+    return T - 1 if T > 1 and duration - (T - 1) < 0.5 else T
+
+
 def _series(name: str, features: VideoFeatures | None, data: dict, plan: MusicPlan) -> np.ndarray | None:
     if features is not None:
         return np.asarray(getattr(features, name), float)
@@ -143,6 +151,7 @@ def evaluate(plan: MusicPlan, features: VideoFeatures | None = None, *, data: di
     density, density_source = density_per_second(plan, midi_path)
     loudness, loudness_source = loudness_per_second(plan, wav_path)
     corr, confident = emotion_correspondence(emotion, plan) if emotion is not None else (None, 0)
+    n = full_seconds(plan.duration)
     return {
         "hard_cuts": len(cuts),
         "cut_on_beat": on_grid_share(cuts, plan.beats, BEAT_TOLERANCE),
@@ -150,8 +159,8 @@ def evaluate(plan: MusicPlan, features: VideoFeatures | None = None, *, data: di
         "cut_on_chord_change": on_grid_share(cuts, chord_changes(plan.chords), BEAT_TOLERANCE),
         "emotion_correspondence": corr,
         "confident_seconds": confident,
-        "motion_density_spearman": None if motion is None else spearman(motion, density),
+        "motion_density_spearman": None if motion is None else spearman(motion[:n], density[:n]),
         "density_source": density_source,
-        "arousal_loudness_spearman": None if arousal is None else spearman(arousal, loudness),
+        "arousal_loudness_spearman": None if arousal is None else spearman(arousal[:n], loudness[:n]),
         "loudness_source": loudness_source,
     }

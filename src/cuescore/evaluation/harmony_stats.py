@@ -3,8 +3,9 @@
 - diatonic_share: share of chords (spans, N excluded) whose notes all lie in the key sounding
   at the chord's middle (minor keys admit the raised 7th of harmonic minor, so V and vii° count);
   diatonic_time_share weighs each chord by its length.
-- chords_per_minute: chord changes per minute; distinct_chords and distinct_per_minute: how
-  many different labels the sequence uses, in all and per minute.
+- chords_per_minute: chords (spans of one label) per minute, i.e. 60 / mean chord length;
+  changes_per_minute: chord changes per minute (one fewer than the chords); distinct_chords
+  and distinct_per_minute: how many different labels the sequence uses, in all and per minute.
 - longest_run_seconds / longest_run_beats: the longest time one chord keeps sounding, in seconds
   and in beats (when a beat grid is known).
 
@@ -147,6 +148,7 @@ def chord_stats(spans: list[ChordSpan], keys: Key | list[tuple[float, float, Key
         "diatonic_share": round(float(diatonic.mean()), 4),
         "diatonic_time_share": round(float(lengths[diatonic].sum() / lengths.sum()), 4),
         "chords_per_minute": round(len(chords) / minutes, 2),
+        "changes_per_minute": round((len(chords) - 1) / minutes, 2),
         "distinct_chords": distinct,
         "distinct_per_minute": round(distinct / minutes, 2),
         "longest_run_seconds": round(float(lengths[longest]), 3),
