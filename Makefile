@@ -9,12 +9,14 @@ DEMO_DIR := demo_out
 
 setup: $(STAMP)
 
-# tinysoundfont declares pyaudio (used only for live playback): it is installed without its deps.
+# Installed without their declared deps: tinysoundfont (declares pyaudio, used only for live
+# playback) and basic-pitch (declares tensorflow; its ONNX model runs on onnxruntime), whose
+# mir_eval needs only what librosa brings.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
+	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3" "basic-pitch==0.4.0" "mir_eval==0.8.2"
 	touch $(STAMP)
 
 test: $(STAMP)
