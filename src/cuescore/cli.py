@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cuescore import __version__
 from cuescore.controls import add_control_arguments
-from cuescore.errors import CuescoreError
+from cuescore.errors import CuescoreError, OptionError
 
 log = logging.getLogger("cuescore")
 
@@ -62,6 +62,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    amt_options = {"--data": args.data, "--checkpoint": args.checkpoint, "--split": args.split,
+                   "--baseline": args.baseline, "--regression": args.regression, "--device": args.device}
+    if args.target == "amt":
+        return _cmd_evaluate_amt(args)
+    given = [name for name, value in amt_options.items() if value is not None]
+    if given:
+        raise OptionError(f"{given[0]} applies to `cuescore evaluate amt` only, not to a plan JSON")
     from cuescore.analysis import VideoFeatures
     from cuescore.evaluation import evaluate_plan
     from cuescore.media.probe import check_input_file
@@ -69,6 +76,44 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     features = VideoFeatures.load(args.features) if args.features else None
     metrics = evaluate_plan(check_input_file(args.target), features)
     print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
+    import json
+
+    if args.features:
+        raise OptionError("--features applies to a plan JSON, not to `cuescore evaluate amt`")
+    if not args.data or not args.checkpoint:
+        raise OptionError("`cuescore evaluate amt` needs --data MUVISYNC_ROOT and --checkpoint DIR")
+    from cuescore.evaluation.amt_metrics import evaluate_checkpoints
+
+    result = evaluate_checkpoints(args.data, args.checkpoint, args.split or "test", baseline=args.baseline,
+                                  regression=args.regression, device=args.device or "auto")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from cuescore.training import train_amt, train_regression
+
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
+                   device=args.device, semantic=args.semantic, emotion=args.emotion, max_len=args.max_len,
+                   precision=args.precision, seed=args.seed, progress=sys.stderr.isatty(),
+                   **({"lr": args.lr} if args.lr is not None else {}))
+    if args.model == "regression":
+        if args.no_rpr or args.warmup_steps is not None:
+            raise OptionError("--no-rpr and --warmup-steps apply to the amt and baseline models, not to the regressor")
+        summary = train_regression(args.data, args.output, **options)
+    else:
+        summary = train_amt(args.data, args.output, rpr=not args.no_rpr, video=args.model == "amt",
+                            **({"warmup_steps": args.warmup_steps} if args.warmup_steps is not None else {}), **options)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{summary['out_dir']}: {summary['kind']} trained to epoch {summary['epochs']} "
+              f"({summary['steps']} steps); best epoch {summary['best_epoch']}, "
+              f"validation loss {summary['best_val_loss']:.4f}")
     return 0
 
 
@@ -103,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "is copied untouched), OUT.mid, OUT.wav and OUT.json (the plan).")
     p.add_argument("video", help="input video")
     p.add_argument("-o", "--output", help="output video (default: <video stem>_scored.mp4 in the working directory)")
-    p.add_argument("--engine", default="affective", help="composition engine (default: affective, needs no weights)")
+    p.add_argument("--engine", default="affective",
+                   help="composition engine: affective (default, needs no weights) or amt (chords from a model "
+                        "trained with `cuescore train amt`; give it with --checkpoint)")
     p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
     add_control_arguments(p)
     p.set_defaults(func=_cmd_generate)
@@ -111,10 +158,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure how a soundtrack follows its video",
                        description="Correspondence metrics of a plan written by `generate` (OUT.json): cuts on beats, "
                                    "cuts on chord changes, emotion correspondence, motion/density and "
-                                   "arousal/loudness correlations. Uses OUT.mid and OUT.wav beside it when present.")
-    p.add_argument("target", help="a plan JSON written by `cuescore generate`")
+                                   "arousal/loudness correlations. Uses OUT.mid and OUT.wav beside it when present. "
+                                   "`cuescore evaluate amt --data ROOT --checkpoint CKPT_DIR` instead scores trained "
+                                   "models on a MuVi-Sync split (JSON on stdout).")
+    p.add_argument("target", help="a plan JSON written by `cuescore generate`, or `amt` to score trained "
+                                  "checkpoints on a MuVi-Sync split (Hits@1/3/5, emotion correspondence, RMSE)")
     p.add_argument("--features", metavar="DIR", help="features saved by `cuescore analyze` (default: the plan's own)")
+    g = p.add_argument_group("evaluate amt (JSON on stdout)")
+    g.add_argument("--data", metavar="ROOT", help="MuVi-Sync dataset folder")
+    g.add_argument("--checkpoint", metavar="DIR", help="AMT checkpoint folder written by `cuescore train amt`")
+    g.add_argument("--split", choices=("train", "val", "test"), help="split to score (default: test)")
+    g.add_argument("--baseline", metavar="DIR", help="also score this no-video baseline (`cuescore train baseline`)")
+    g.add_argument("--regression", metavar="DIR",
+                   help="also score this density/loudness regressor (default: CHECKPOINT/regression when present)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device to run the models on (default: auto)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("train", help="train the AMT, its no-video baseline or the density/loudness regressor",
+                       description="Train on a MuVi-Sync folder (vevo_chord, vevo_semantic, ... and "
+                                   "vevo_meta/split/v1/{train,val}.txt). CKPT_DIR receives the best checkpoint "
+                                   "(config.json + model.safetensors), last/ (for --resume) and metrics.jsonl. "
+                                   "Put the regressor in CKPT_DIR/regression, where the amt engine finds it. "
+                                   "Several GPUs: torchrun --nproc-per-node N -m cuescore train amt ... "
+                                   "(each process takes --batch-size sequences per step).")
+    p.add_argument("model", choices=("amt", "regression", "baseline"),
+                   help="amt: the Affective Multimodal Transformer; regression: the bi-GRU for note density and "
+                        "loudness; baseline: the Music Transformer without video")
+    p.add_argument("--data", required=True, metavar="ROOT", help="MuVi-Sync dataset folder")
+    p.add_argument("-o", "--output", required=True, metavar="CKPT_DIR", help="checkpoint folder to write")
+    p.add_argument("--epochs", type=int, default=20, metavar="N", help="epochs to train up to (default: 20)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences per step and process (default: 8)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in CKPT_DIR/last")
+    p.add_argument("--size", choices=("paper", "small", "debug"), default="paper",
+                   help="model size; paper = Video2Music's (default: paper)")
+    p.add_argument("--no-rpr", action="store_true", help="absolute positions only (no relative attention)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto = this process's GPU if there is one (default: auto)")
+    p.add_argument("--semantic", default="clip_l14p", metavar="FOLDER",
+                   help="vevo_semantic/all/2d/FOLDER holds the semantic features (default: clip_l14p)")
+    p.add_argument("--emotion", default="6c_l14p", metavar="VARIANT",
+                   help="vevo_emotion/VARIANT holds the emotion features (default: 6c_l14p)")
+    p.add_argument("--max-len", type=int, default=300, metavar="SECONDS",
+                   help="seconds per training sequence (default: 300)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: Video2Music's schedule; 1e-3 for the regressor)")
+    p.add_argument("--warmup-steps", type=int, default=None, metavar="N",
+                   help="amt, baseline: steps of learning-rate warm-up (default: 4000, as Video2Music)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto = bf16 on GPUs that have it, fp32 on CPU (default: auto)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")

@@ -61,8 +61,11 @@ def default_output(video: str | os.PathLike, codec: str | None = None) -> Path:
 
 
 def output_paths(video_out: str | os.PathLike) -> dict[str, Path]:
-    """The four outputs that share `video_out`'s name: video, .mid, .wav and .json."""
+    """The four outputs that share `video_out`'s name: video, .mid, .wav and .json.
+    OutputError when `video_out` names a folder (".", "..", an existing directory)."""
     out = Path(video_out)
+    if out.name in ("", ".", "..") or out.is_dir():
+        raise OutputError(f"output {out} is a folder; give a file name such as {out / 'scored.mp4'}")
     return {"video": out, "midi": out.with_suffix(".mid"), "wav": out.with_suffix(".wav"),
             "json": out.with_suffix(".json")}
 
@@ -107,6 +110,7 @@ def score_video(
     video = Path(video)
     info = probe(video)
     composer = get_engine(engine or DEFAULT_ENGINE, controls)
+    encoder = composer.analysis_encoder() if features is None else None
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
     _check_outputs(video, paths)
     if features is not None:
@@ -125,7 +129,8 @@ def score_video(
 
     with stage("analysis"):
         if features is None:
-            features = analyze(video, progress=progress is True, info=info)
+            features = analyze(video, progress=progress is True, info=info,
+                               **({"encoder": encoder} if encoder else {}))
     with stage("composition"):
         plan = composer.plan(features)
         score = arrange(plan, controls.seed)

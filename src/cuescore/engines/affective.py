@@ -21,7 +21,7 @@ from cuescore.controls import INSTRUMENT_PRESETS
 from cuescore.engines.base import Engine, register
 from cuescore.engines.harmony import choose_key, harmonic_slots, mean_over, progression
 from cuescore.engines.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
-from cuescore.music.plan import MusicPlan, Section
+from cuescore.music.plan import MusicPlan, Section, TempoChange
 
 BEATS_PER_BAR = 4
 _MIN_SECTION = 6.0      # seconds: a section is at least this long unless the video is shorter
@@ -57,26 +57,15 @@ class AffectiveEngine(Engine):
         c = self.controls
         rng = np.random.default_rng(c.seed)
         duration = float(features.duration)
-        arousal = (np.asarray(features.arousal, float) + 1.0) / 2.0
-        motion = 0.55 * _saturate(features.motion, 12.0) + 0.45 * _saturate(features.flow, 1.5)
-        drive = np.clip(0.5 + c.weight_emotion * 0.5 * (arousal - 0.5)
-                        + c.weight_motion * 0.5 * (0.8 * motion + 0.2 * self._cut_rate(features) - 0.5), 0.0, 1.0)
-        lo, hi = c.bpm_range
-        target = lo * (hi / lo) ** (0.1 + 0.8 * float(np.mean(drive)))
+        motion, arousal, drive = self._drive(features)
+        target, tempo_map, beats, downbeats, on_grid = self._grid(features, drive)
         hard = features.hard_cuts
-        if c.tempo is not None:
-            tempo_map, beats, downbeats = constant_grid(duration, c.tempo, BEATS_PER_BAR)
-        else:
-            tempo_map, beats, downbeats = fit_beat_grid(duration, hard, target, (lo, hi), BEATS_PER_BAR, c.weight_cuts)
-        b = np.asarray(beats)
-        on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
         key = choose_key(features, c, rng)
         sections = self._sections(features, beats, downbeats, duration)
         pace = per_bar(drive, downbeats, duration)
         slots = harmonic_slots(beats, downbeats, on_grid + [s.start for s in sections], list(pace), BEATS_PER_BAR)
         chords, romans = progression(key, slots, duration, [s.start for s in sections], features.emotion, c, rng)
-        density = _around(2.0, c.weight_motion, 4.0 * motion)
-        energy = np.clip(c.energy * (0.55 + c.weight_emotion * 0.6 * (arousal - 0.5)), 0.0, 1.0)
+        density, energy = self._levels(motion, arousal)
         preset = self._preset(features, drive)
         plan = MusicPlan(
             duration=duration, tempo_map=tempo_map, beats=beats, downbeats=downbeats, key=key, chords=chords,
@@ -98,6 +87,41 @@ class AffectiveEngine(Engine):
         )
         plan.validate()
         return plan
+
+    def _drive(self, features: VideoFeatures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per second, 0-1: (motion from frame differences and flow, arousal, drive). Drive blends
+        arousal (× weight_emotion) with motion and cut rate (× weight_motion); it sets the tempo."""
+        c = self.controls
+        arousal = (np.asarray(features.arousal, float) + 1.0) / 2.0
+        motion = 0.55 * _saturate(features.motion, 12.0) + 0.45 * _saturate(features.flow, 1.5)
+        drive = np.clip(0.5 + c.weight_emotion * 0.5 * (arousal - 0.5)
+                        + c.weight_motion * 0.5 * (0.8 * motion + 0.2 * self._cut_rate(features) - 0.5), 0.0, 1.0)
+        return motion, arousal, drive
+
+    def _grid(self, features: VideoFeatures, drive: np.ndarray,
+              ) -> tuple[float, list[TempoChange], list[float], list[float], list[float]]:
+        """(target BPM, tempo map, beats, downbeats, hard cuts on the grid): the beat grid fitted to
+        the hard cuts at a tempo set by the mean drive (or the locked tempo)."""
+        c = self.controls
+        duration = float(features.duration)
+        lo, hi = c.bpm_range
+        target = lo * (hi / lo) ** (0.1 + 0.8 * float(np.mean(drive)))
+        hard = features.hard_cuts
+        if c.tempo is not None:
+            tempo_map, beats, downbeats = constant_grid(duration, c.tempo, BEATS_PER_BAR)
+        else:
+            tempo_map, beats, downbeats = fit_beat_grid(duration, hard, target, (lo, hi), BEATS_PER_BAR, c.weight_cuts)
+        b = np.asarray(beats)
+        on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
+        return target, tempo_map, beats, downbeats, on_grid
+
+    def _levels(self, motion: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per second: (density level 0-4 from motion × weight_motion, energy 0-1 from arousal ×
+        weight_emotion × the energy control)."""
+        c = self.controls
+        density = _around(2.0, c.weight_motion, 4.0 * motion)
+        energy = np.clip(c.energy * (0.55 + c.weight_emotion * 0.6 * (arousal - 0.5)), 0.0, 1.0)
+        return density, energy
 
     @staticmethod
     def _cut_rate(features: VideoFeatures) -> np.ndarray:

@@ -28,6 +28,12 @@ class Engine(ABC):
     def plan(self, features: VideoFeatures) -> MusicPlan:
         """A validated `MusicPlan` covering `features.duration` seconds."""
 
+    def analysis_encoder(self) -> str | None:
+        """The semantic encoder spec (as `analyze(encoder=...)` takes it) that this engine needs the
+        video analysed with; None = the default. Learned engines name the encoder their checkpoint
+        was trained on; `OptionError` when cuescore's analysis cannot compute it."""
+        return None
+
 
 ENGINES: dict[str, type[Engine]] = {}
 MISSING: dict[str, str] = {}

@@ -198,3 +198,45 @@ def evaluate_amt(
     else:
         metrics = stats.result(CHORD_WEIGHT if kind == "amt" else None)
     return {"kind": kind, "split": split, "videos": len(data), **metrics}
+
+
+def _finite(value):
+    """NaN → None, so the result is strict JSON."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def evaluate_checkpoints(
+    data_root: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    split: str = "test",
+    *,
+    baseline: str | os.PathLike | None = None,
+    regression: str | os.PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    split_version: str = "v1",
+) -> dict:
+    """`evaluate_amt` of an AMT checkpoint, and of its no-video baseline and its density/loudness
+    regressor when given, on one split: {"split", "amt", "baseline"?, "regression"?} (NaN → None).
+
+    regression: default the checkpoint's `regression/` subfolder when it holds one (where the
+    `amt` engine looks for it). Each checkpoint must be of its role's kind (`OptionError`)."""
+    from cuescore.engines.amt import regression_checkpoint
+    from cuescore.errors import OptionError
+    from cuescore.models.checkpoint import read_config
+
+    if regression is None:
+        regression = regression_checkpoint(checkpoint)
+    roles = {"amt": (checkpoint, "amt"), "baseline": (baseline, "music_transformer"),
+             "regression": (regression, "regression")}
+    roles = {role: spec for role, spec in roles.items() if spec[0] is not None}
+    for role, (path, kind) in roles.items():
+        found = read_config(path)["kind"]
+        if found != kind:
+            raise OptionError(f"{path}: holds a {found} model, but the {role} checkpoint must be a {kind}")
+    result: dict = {"split": split}
+    for role, (path, _) in roles.items():
+        metrics = evaluate_amt(data_root, path, split, batch_size=batch_size, device=device,
+                               split_version=split_version)
+        result[role] = {"checkpoint": str(path), **{k: _finite(v) for k, v in metrics.items() if k != "split"}}
+    return result

@@ -173,7 +173,8 @@ def _fit(task, data_root: str | os.PathLike, out_dir: str | os.PathLike, *, epoc
         last = out / "last"
         has_run = (last / STATE_FILE).is_file()
         if has_run and not resume:
-            raise OutputError(f"{out} already holds a training run; pass resume to continue, or choose another folder")
+            raise OutputError(f"{out} already holds a training run; continue it with --resume (resume=True) "
+                              "or choose another folder")
         if resume and not has_run:
             warnings.warn(f"{out}: nothing to resume; starting a new run", stacklevel=3)
         opt_state, state = load_training_state(last) if resume and has_run else (None, None)
