@@ -70,3 +70,16 @@ def test_bad_input_and_options_exit_2_with_one_line(demo_clip, tmp_path, capsys,
     assert not (work / "out").exists()
     assert set(work.iterdir()) - before <= {work / "sound.mp4"}
 
+
+
+def test_dataset_build_through_the_cli(demo_clip, tmp_path, capsys):
+    code, out, err = run_cli(["dataset", "build", demo_clip.path, "-o", tmp_path / "ds", "--density", "onsets"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "ds" / "vevo_chord" / "lab_v2_norm" / "all" / "001.lab").is_file()
+    splits = [(tmp_path / "ds" / "vevo_meta" / "split" / "v1" / f"{s}.txt").read_text().split() for s in ("train", "val", "test")]
+    assert sum(splits, []) == ["001"]
+
+
+def test_dataset_build_with_only_silent_videos_exits_2(tmp_path, capsys):
+    code, _, err = run_cli(["dataset", "build", make_audio_only(tmp_path / "a.mp4"), "-o", tmp_path / "ds"], capsys)
+    assert code == 2 and "error" in err.strip().splitlines()[-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -117,6 +118,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from cuescore.data.builder import build_dataset
+
+    report = build_dataset(args.videos, args.output, encoder=args.encoder, device=args.device, seed=args.seed,
+                           split=tuple(args.split), density=args.density, ids=args.ids, progress=True)
+    print(report.summary())
+    if not report.written:
+        raise CuescoreError(f"no video was added to {args.output}: every input was skipped (reasons above)")
+    return 0
+
+
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
     from cuescore.media import render_demo_clip
 
@@ -209,6 +221,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("dataset", help="build training data (MuVi-Sync layout) from music videos",
+                       description="Training data for the learned engines.")
+    actions = p.add_subparsers(dest="dataset_command", metavar="ACTION", parser_class=_Parser, required=True)
+    b = actions.add_parser("build", help="turn music videos into a MuVi-Sync-layout training set",
+                           description="Analyse each video, label its own soundtrack per second (chords, key, "
+                                       "loudness, note density) and write both in the MuVi-Sync layout under ROOT; "
+                                       "videos without audio are skipped.")
+    b.add_argument("videos", nargs="+", metavar="VIDEOS", help="video files, or folders whose videos are all used")
+    b.add_argument("-o", "--output", required=True, metavar="ROOT", help="dataset folder (created; an existing one is added to)")
+    b.add_argument("--encoder", default="handcrafted",
+                   help="semantic encoder: 'handcrafted' (no weights) or 'clip:<folder or hub id>' (default: handcrafted)")
+    b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for learned encoders")
+    b.add_argument("--seed", type=int, default=0, help="seed of the train/val/test assignment (default: 0)")
+    b.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"),
+                   help="fractions of the new videos per split (default: 0.8 0.1 0.1)")
+    b.add_argument("--density", default="auto", choices=("auto", "basic-pitch", "onsets"),
+                   help="how notes are counted for note density: basic-pitch (transcription model), onsets "
+                        "(rough, no extra package) or auto (basic-pitch when installed; default)")
+    b.add_argument("--ids", default="number", choices=("number", "stem"),
+                   help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
+    b.set_defaults(func=_cmd_dataset_build)
+
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")
     p.add_argument("output", help="output video path, e.g. demo.mp4")
@@ -232,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cuescore: interrupted\n")
         return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into exit 1
         if args.verbose:
             traceback.print_exc()
