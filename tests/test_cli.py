@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from clip_fixtures import make_tiny_clip
@@ -83,3 +84,14 @@ def test_dataset_build_through_the_cli(demo_clip, tmp_path, capsys):
 def test_dataset_build_with_only_silent_videos_exits_2(tmp_path, capsys):
     code, _, err = run_cli(["dataset", "build", make_audio_only(tmp_path / "a.mp4"), "-o", tmp_path / "ds"], capsys)
     assert code == 2 and "error" in err.strip().splitlines()[-1]
+
+
+def test_dataset_build_with_a_clip_model_folder(demo_clip, tmp_path, capsys):
+    model = make_tiny_clip(tmp_path / "clip")
+    args = ["dataset", "build", demo_clip.path, "-o", tmp_path / "ds", "--density", "onsets",
+            "--encoder", f"clip:{model}", "--device", "cpu"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    semantic = list((tmp_path / "ds" / "vevo_semantic" / "all" / "2d").iterdir())
+    assert len(semantic) == 1 and semantic[0].name.startswith("clip")
+    assert np.load(semantic[0] / "001.npy").shape == (12, 16)
