@@ -138,3 +138,80 @@ def test_read_midi_round_trip_and_errors(tmp_path, score):
         read_midi(bad)
     with pytest.raises(InputError, match="no such MIDI"):
         read_midi(tmp_path / "none.mid")
+
+
+def test_parallel_render_equals_the_serial_one(score):
+    serial = synthesize(score, workers=1).samples
+    for workers in (2, 3):
+        parallel = synthesize(score, workers=workers).samples
+        assert parallel.shape == serial.shape and parallel.dtype == np.float32
+        np.testing.assert_allclose(parallel, serial, atol=1e-5)
+
+
+def test_parallel_render_survives_a_failing_worker(score, monkeypatch):
+    import os
+
+    from cuescore.render import parallel
+    from cuescore.render.synth import SYNTHS
+
+    parent = os.getpid()
+    backend = SYNTHS["tinysoundfont"]()
+    real = backend.render
+
+    def render(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("worker dies")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "render", render)
+    n, events = int(np.ceil(score.duration * SR)), score_events(score, SR)
+    out = parallel.render_parallel(backend, events, n, SR, default_soundfont(), workers=2)
+    np.testing.assert_allclose(out, parallel.render_parallel(backend, events, n, SR, default_soundfont(), workers=1),
+                               atol=1e-5)
+
+
+def test_soundfont_regions_give_release_tails_and_voices():
+    from cuescore.render.soundfont import channel_regions, preset_regions
+
+    strings = channel_regions(default_soundfont(), 48, drums=False)
+    assert 2.0 < max(r.release for r in strings) < 4.0  # TimGM6mb's strings ring ~3 s after note-off
+    assert sum(r.plays(60, 100) for r in strings) >= 2  # layered: several voices per note
+    assert preset_regions(default_soundfont(), 5, 5) is None
+    assert channel_regions(default_soundfont(), 127, drums=True)  # a missing kit falls back to the standard one
+
+
+def test_band_limited_parts_render_at_half_rate_without_changing_their_sound(monkeypatch):
+    from scipy.signal import welch
+
+    from cuescore.render import synth as synth_module
+
+    pad = Track("pad", 48, notes=[Note(p, 0.5, 3.0, 90) for p in (57, 60, 64, 67)])
+    drums = Track("drums", 0, is_drum=True, notes=[Note(42, 0.5 + 0.25 * k, 0.6 + 0.25 * k, 100) for k in range(8)])
+    score = Score([pad, drums], [TempoChange(0.0, 120.0)], 4.0)
+    low, full = synth_module._split_by_bandwidth(score, SR, default_soundfont())
+    assert [t.name for t in low.tracks] == ["pad"] and [t.name for t in full.tracks] == ["drums"]
+    strings = Score([pad], [TempoChange(0.0, 120.0)], 4.0)
+    half = synthesize(strings, workers=1).samples
+    monkeypatch.setattr(synth_module, "HALF_RATE_SHARE", 0.0)  # nothing qualifies: all at full rate
+    whole = synthesize(strings, workers=1).samples
+    assert half.shape == whole.shape
+    f, p_half = welch(half[0, SR: 3 * SR], SR, nperseg=8192)
+    _, p_whole = welch(whole[0, SR: 3 * SR], SR, nperseg=8192)
+    for lo, hi in ((0, 1000), (1000, 3000), (3000, 6000), (6000, 9000)):
+        band = (f >= lo) & (f < hi)
+        assert abs(10 * np.log10(p_half[band].sum() / p_whole[band].sum())) < 1.5, (lo, hi)
+
+
+def test_upsampling_is_flat_below_the_edge_and_quiet_above_its_mirror():
+    from cuescore.render.synth import upsample2
+
+    rate = SR // 2
+    t = np.arange(2 * rate) / rate
+    for freq, expect in ((1000.0, 1.0), (8000.0, 1.0)):
+        y = upsample2(np.sin(2 * np.pi * freq * t)[None].astype(np.float32))[0, 400:-400]
+        assert np.sqrt(2 * (y ** 2).mean()) == pytest.approx(expect, abs=0.01)
+    y = upsample2(np.sin(2 * np.pi * 9000.0 * t)[None].astype(np.float32))[0]
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    image = spectrum[np.abs(freqs - (rate - 9000.0)) < 50].max()  # 9 kHz mirrored about 11.025 kHz
+    assert 20 * np.log10(image / spectrum.max()) < -60

@@ -4,25 +4,43 @@ Backends form a registry (`SYNTHS`): "tinysoundfont" (default; a pip wheel, no s
 "fluidsynth" (when `pyfluidsynth` imports and finds the system `libfluidsynth`). Both play the same
 sample-timed event stream (`render.midi.score_events`), rendering audio in blocks between events.
 The default SoundFont is the General MIDI `TimGM6mb.sf2` that ships inside `pretty_midi`.
+
+Parts that the SoundFont samples at a low rate (pads, mostly: the costliest parts, several layered
+voices per note) render at half the output rate and are upsampled; nothing they play is lost. The
+synthesizers' C code holds the GIL, so where cores are idle the work is spread over forked worker
+processes (`render.parallel`) writing into shared memory; the result is the serial render up to
+float rounding.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
+from scipy.signal import firwin, kaiserord
 
 from cuescore.errors import InputError, OptionError
 from cuescore.media.audio import Audio
-from cuescore.music.score import Score
+from cuescore.music.score import Score, Track
 from cuescore.render.midi import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, ChannelEvent, num_samples, score_events
+from cuescore.render.parallel import Job, render_jobs
+from cuescore.render.soundfont import channel_regions
 
 BLOCK = 4096
-"""Most samples rendered in one call between events."""
+"""Most samples rendered in one call. Calls end at every event and at multiples of BLOCK counted
+from sample 0, so a stretch rendered on its own sees the same call boundaries as the whole."""
 DRUM_BANK = 128
+HALF_RATE_SHARE = 0.85
+"""A track renders at half the output rate when no note of it can sound above this share of the
+half rate's Nyquist frequency (per the SoundFont's sample rates and pitch shifts); the half-rate
+audio is then upsampled by 2 with a filter flat to there, so nothing the track plays is lost.
+Sustained, layered pads (the costliest parts) mostly qualify: General MIDI fonts sample them low."""
+UPSAMPLE_ATTENUATION_DB = 70.0
 
 
 def default_soundfont() -> Path:
@@ -42,7 +60,7 @@ def _check_soundfont(soundfont: str | os.PathLike | None) -> Path:
 
 
 class Synthesizer(ABC):
-    """A SoundFont renderer: `render` turns events into float32 [2, n_samples]."""
+    """A SoundFont renderer: `render` turns events into float32 [2, stop - start]."""
 
     NAME: str = ""
     INSTALL: str = ""
@@ -53,22 +71,35 @@ class Synthesizer(ABC):
         """True when the backend's library can be loaded here."""
 
     @abstractmethod
-    def render(self, events: list[ChannelEvent], n_samples: int, sample_rate: int, soundfont: Path) -> np.ndarray:
-        """Stereo float32 samples [2, n_samples] for `events`."""
+    def render(
+        self,
+        events: list[ChannelEvent],
+        start: int,
+        stop: int,
+        sample_rate: int,
+        soundfont: Path,
+        wanted: Sequence[bool] | None = None,
+    ) -> np.ndarray:
+        """Stereo float32 samples [2, stop - start] of samples start..stop-1 of `events` (only
+        those with `wanted` set are played, if given; the others still end rendering calls).
+        Events before `start` are sent before the first sample."""
 
 
-def _play(events: list[ChannelEvent], n_samples: int, send, generate) -> np.ndarray:
-    """Drive a backend: `send(event)` at each event's sample, `generate(n)` → [n, 2] float32 between."""
-    out = np.zeros((2, n_samples), dtype=np.float32)
-    position, i = 0, 0
-    while position < n_samples:
+def _play(events: list[ChannelEvent], start: int, stop: int, send, generate, wanted=None) -> np.ndarray:
+    """Drive a backend over samples [start, stop): `send(event)` at each wanted event's sample,
+    `generate(out)` fills a [k, 2] float32 view between. Returns [2, stop - start]."""
+    out = np.zeros((stop - start, 2), dtype=np.float32)
+    position, i = start, 0
+    while position < stop:
         while i < len(events) and events[i].sample <= position:
-            send(events[i])
+            if wanted is None or wanted[i]:
+                send(events[i])
             i += 1
-        stop = min(n_samples, position + BLOCK, events[i].sample if i < len(events) else n_samples)
-        out[:, position:stop] = generate(stop - position).T
-        position = stop
-    return out
+        grid = (position // BLOCK + 1) * BLOCK
+        until = min(stop, grid, events[i].sample if i < len(events) else stop)
+        generate(out[position - start: until - start])
+        position = until
+    return out.T
 
 
 class TinySoundFontSynth(Synthesizer):
@@ -87,7 +118,7 @@ class TinySoundFontSynth(Synthesizer):
             return False
         return True
 
-    def render(self, events: list[ChannelEvent], n_samples: int, sample_rate: int, soundfont: Path) -> np.ndarray:
+    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
         import tinysoundfont
 
         synth = tinysoundfont.Synth(gain=self.GAIN_DB, samplerate=sample_rate)
@@ -113,10 +144,10 @@ class TinySoundFontSynth(Synthesizer):
             elif e.kind == NOTE_OFF:
                 synth.noteoff(e.channel, e.a)
 
-        def generate(n: int) -> np.ndarray:
-            return np.frombuffer(synth.generate_simple(n), dtype=np.float32).reshape(n, 2)
+        def generate(out: np.ndarray) -> None:
+            synth.generate_simple(len(out), buffer=memoryview(out).cast("B"))
 
-        return _play(events, n_samples, send, generate)
+        return _play(events, start, stop, send, generate, wanted)
 
 
 class FluidSynthSynth(Synthesizer):
@@ -133,7 +164,7 @@ class FluidSynthSynth(Synthesizer):
             return False
         return True
 
-    def render(self, events: list[ChannelEvent], n_samples: int, sample_rate: int, soundfont: Path) -> np.ndarray:
+    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
         import fluidsynth
 
         synth = fluidsynth.Synth(gain=0.2, samplerate=float(sample_rate))
@@ -153,10 +184,10 @@ class FluidSynthSynth(Synthesizer):
                 elif e.kind == NOTE_OFF:
                     synth.noteoff(e.channel, e.a)
 
-            def generate(n: int) -> np.ndarray:
-                return (np.asarray(synth.get_samples(n), dtype=np.float32) / 32768.0).reshape(n, 2)
+            def generate(out: np.ndarray) -> None:
+                out[:] = np.asarray(synth.get_samples(len(out)), dtype=np.float32).reshape(-1, 2) / 32768.0
 
-            return _play(events, n_samples, send, generate)
+            return _play(events, start, stop, send, generate, wanted)
         finally:
             synth.delete()
 
@@ -176,10 +207,13 @@ def synthesize(
     soundfont: str | os.PathLike | None = None,
     sample_rate: int = 44100,
     synth: str = "tinysoundfont",
+    workers: int | None = None,
 ) -> Audio:
     """Render `score` with a SoundFont (default: the bundled GM one) to stereo float32 `Audio` of
     exactly `ceil(score.duration * sample_rate)` samples; notes still ringing at the end are cut.
 
+    workers: processes rendering parts of the track at once (default: the idle CPU cores, at most
+        one per `parallel.MIN_STRETCH_SECONDS` of music; 1 = in-process). The result is the same.
     `InputError` for a missing or corrupt SoundFont; `OptionError` for an unknown or unavailable synth.
     """
     if synth not in SYNTHS:
@@ -188,6 +222,76 @@ def synthesize(
             raise OptionError(f"synth {synth!r} is not available here; install it: {known[synth].INSTALL}")
         raise OptionError(f"unknown synth {synth!r}; choose one of: {', '.join(available_synths())}")
     path = _check_soundfont(soundfont)
+    backend = SYNTHS[synth]()
     n = num_samples(score.duration, sample_rate)
-    samples = SYNTHS[synth]().render(score_events(score, sample_rate), n, sample_rate, path)
-    return Audio(np.nan_to_num(samples), sample_rate)
+    low, full = _split_by_bandwidth(score, sample_rate, path)
+    if not low.tracks:
+        samples = render_jobs([Job(backend, score_events(score, sample_rate), n, sample_rate, path)], workers)[0]
+    else:
+        half = sample_rate // 2
+        jobs = [Job(backend, score_events(low, half), num_samples(score.duration, half), half, path)]
+        if full.tracks:
+            jobs.append(Job(backend, score_events(full, sample_rate), n, sample_rate, path))
+        rendered = render_jobs(jobs, workers)
+        samples = upsample2(rendered[0])[:, :n]
+        if full.tracks:
+            samples += rendered[1]
+    if not np.all(np.isfinite(samples)):
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    return Audio(samples, sample_rate)
+
+
+def _split_by_bandwidth(score: Score, sample_rate: int, soundfont: Path) -> tuple[Score, Score]:
+    """(tracks that can render at half `sample_rate`, the others), each as a `Score` (channels
+    are assigned within each, which keeps every track's program and controllers on one channel)."""
+    low: list[Track] = []
+    full: list[Track] = []
+    limit = HALF_RATE_SHARE * sample_rate / 4.0
+    for track in score.tracks:
+        fits = sample_rate % 2 == 0 and sample_rate >= 32000 and bool(track.notes)
+        if fits:
+            try:
+                regions = channel_regions(soundfont, int(track.program), bool(track.is_drum))
+            except ValueError:
+                regions, fits = (), False
+            fits = fits and all(r.bandwidth(n.pitch) <= limit for n in track.notes for r in regions
+                                if r.plays(n.pitch, n.velocity))
+        (low if fits else full).append(track)
+    def part(tracks: list[Track]) -> Score:
+        return Score(tracks, list(score.tempo_map), score.duration, score.key, score.beats_per_bar)
+    return part(low), part(full)
+
+
+@lru_cache(maxsize=1)
+def _halfband() -> tuple[np.ndarray, float]:
+    """(c_t for t = 1..T, centre gain) of a linear-phase half-band FIR for 2× upsampling: flat to
+    HALF_RATE_SHARE of the input's Nyquist frequency, UPSAMPLE_ATTENUATION_DB down from its mirror."""
+    width = 1.0 - HALF_RATE_SHARE  # transition, as a share of the output's Nyquist frequency (2 × edge gap / 2)
+    numtaps, beta = kaiserord(UPSAMPLE_ATTENUATION_DB, width)
+    pairs = max(2, (numtaps + 3) // 4)
+    h = firwin(4 * pairs - 1, 0.5, window=("kaiser", beta))
+    centre = 2 * pairs - 1
+    return (2.0 * h[centre + 2 * np.arange(1, pairs + 1) - 1]).astype(np.float32), float(2.0 * h[centre])
+
+
+def upsample2(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """`x` [C, m] at twice the rate, [C, 2m]: even samples are x (times the centre gain, ~1), odd
+    ones the symmetric half-band interpolation Σ c_t (x[n+t] + x[n+1-t])."""
+    taps, centre = _halfband()
+    pairs = len(taps)
+    channels, m = x.shape
+    padded = np.zeros((channels, m + 2 * pairs), np.float32)
+    padded[:, pairs: pairs + m] = x
+    out = np.empty((channels, 2 * m), np.float32)
+    out[:, 0::2] = x * np.float32(centre)
+    for start in range(0, m, chunk):
+        stop = min(m, start + chunk)
+        acc = np.zeros((channels, stop - start), np.float32)
+        tmp = np.empty_like(acc)
+        for t in range(1, pairs + 1):
+            ahead, behind = pairs + t, pairs + 1 - t
+            np.add(padded[:, start + ahead: stop + ahead], padded[:, start + behind: stop + behind], out=tmp)
+            tmp *= taps[t - 1]
+            acc += tmp
+        out[:, 2 * start + 1: 2 * stop: 2] = acc
+    return out
