@@ -3,10 +3,19 @@
 Progressions come from a Markov chain over scale degrees whose transition weights follow
 common-practice and pop harmony (tonic → predominant → dominant → tonic, V→vi deceptive,
 IV→I plagal, I–V–vi–IV loops). Each section is sampled conditioned on its cadence (backward
-messages through the chain, so the approach to the cadence is as likely as the chain allows),
-the emotion of each chord's time span tilts the chain towards degrees whose colours suit it,
-and the chord quality is then chosen among the colours that stay inside the key (minor keys
-allow the raised leading tone of harmonic minor), nudged by `EMOTION_QUALITIES`.
+messages through the chain, so the approach to the cadence is as likely as the chain allows;
+in minor an authentic cadence always goes through the harmonic-minor V, and sadness × weight_emotion
+turns some closing cadences modal: plagal, or Aeolian VII → i), the emotion of each chord's time
+span tilts the chain towards degrees whose colours suit it, and the chord quality is then chosen
+among the colours that stay inside the key (minor keys allow the raised leading tone of harmonic
+minor), nudged by `EMOTION_QUALITIES`. Before colouring, `chromatic.ornament` turns a few chords
+into secondary dominants that resolve to the next chord, chords borrowed from the parallel mode
+(before cadences, and more often where the mood suits them) and sus4 → major suspensions of the
+dominant, so that about 6 % of the chords leave the key, as in POP909 (see `chromatic`).
+
+Harmonic rhythm (`harmonic_slots`): a chord every two bars, every bar, a bar then two half bars
+(1.5 chords a bar, in pairs of bars), or every half bar, whichever averages closest to an ideal
+length that shrinks with the pace; never a chord shorter than `_MIN_CHORD` unless a cut forces it.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import numpy as np
 
 from cuescore.analysis.features import EMOTIONS, VideoFeatures
 from cuescore.controls import Controls
+from cuescore.engines.chromatic import Step, mixture_mood, ornament
 from cuescore.music.chords import EMOTION_QUALITIES, INTERVALS, Chord
 from cuescore.music.plan import ChordSpan, Key
 
@@ -55,10 +65,15 @@ _TRANSITIONS: dict[str, dict[str, dict[str, float]]] = {
 """From-degree → to-degree → weight (no degree follows itself: every slot is a chord change)."""
 
 _CADENCES = (("authentic", 0.45), ("half", 0.35), ("deceptive", 0.20))
-_TO_TONIC = {"major": ("V", "vii°"), "minor": ("V", "v", "VII")}
-"""Degrees that may lead into the final tonic of a section: the dominant, vii° (major), and in
-minor also the modal v and the Aeolian VII (the chain's weights still favour V)."""
 """Section-end cadences and how often each closes an inner section; the last one is authentic."""
+_MODAL_SAD = 0.8
+"""An authentic cadence gives way to a modal one, without the leading tone, with probability
+_MODAL_SAD × weight_emotion × P(sad) over its last two chords (at most 0.8): plagal (IV → I,
+iv → i), or in minor as often the Aeolian VII → i. At weight_emotion 0 every closing cadence
+is authentic."""
+_TO_TONIC = {"major": ("V", "vii°"), "minor": ("V",)}
+"""Degrees that may lead into the tonic of an authentic cadence: the dominant or vii° in major,
+the harmonic-minor V (major triad or dominant seventh) in minor."""
 
 _SCRIABIN_HUES = {0: 0.0, 7: 30.0, 2: 60.0, 9: 120.0, 4: 190.0, 11: 220.0, 6: 245.0, 1: 270.0, 8: 290.0,
                   3: 310.0, 10: 330.0, 5: 350.0}
@@ -70,7 +85,10 @@ _COMMON_TONICS = {"major": (0, 2, 3, 5, 7, 9, 10), "minor": (9, 2, 4, 0, 7, 11, 
 _QUALITY_BASE = {"triad": 1.0, "seventh": 0.6, "sixth": 0.35, "sus": 0.35, "other": 0.1}
 _EMOTION_GAIN = 1.5        # quality score per unit of emotion probability × weight_emotion
 _DEGREE_TILT = 1.5         # log-weight of a degree whose colours suit the emotion
-_CHORD_SECONDS = (5.0, 1.5)  # ideal chord length at pace 0 and at pace 1 (geometric in between)
+_CHORD_SECONDS = ((0.0, 5.0), (0.3, 2.2), (1.0, 1.5))
+"""(pace, ideal chord length in seconds): geometric in between, so calm footage keeps long chords
+and from about a third of the pace up the harmony moves every bar or faster."""
+_MIN_CHORD = 1.2           # seconds: half-bar chords only when half a bar lasts this long
 
 
 def scale(key: Key) -> frozenset[int]:
@@ -108,10 +126,11 @@ def _affinity(emotion: np.ndarray) -> dict[str, float]:
 
 
 def quality_scores(root: int, triad: str, key: Key, emotion: np.ndarray, weight: float,
-                   resolved: bool = False) -> dict[str, float]:
+                   resolved: bool = False, allow_sus: bool = True) -> dict[str, float]:
     """Score of each in-key quality on `root` (plus the degree's own triad): a preference for
     plain triads, raised by `weight` × the probability of the emotions the quality suits.
-    resolved: only qualities that can close a piece (no sus, dim or aug)."""
+    resolved: only qualities that can close a piece (no sus, dim or aug).
+    allow_sus: False keeps the triad's third (a cadence's dominant, a chord that resolves one)."""
     aff = _affinity(np.asarray(emotion, float))
     pcs = scale(key)
     scores = {}
@@ -121,17 +140,30 @@ def quality_scores(root: int, triad: str, key: Key, emotion: np.ndarray, weight:
             continue
         if resolved and q != triad and q in ("sus2", "sus4", "dim", "aug", "dim7", "hdim7"):
             continue
+        if not allow_sus and q != triad and _FAMILY[q] == "sus":
+            continue
         scores[q] = _QUALITY_BASE[_quality_class(q, triad)] + _EMOTION_GAIN * weight * aff.get(q, 0.0)
     return scores
 
 
 def color_chord(root: int, triad: str, key: Key, emotion: np.ndarray, weight: float,
-                rng: np.random.Generator | None = None, resolved: bool = False) -> Chord:
+                rng: np.random.Generator | None = None, resolved: bool = False, allow_sus: bool = True) -> Chord:
     """The chord on `root`: the best-scoring in-key colour (ties broken by `rng` when given)."""
-    scores = quality_scores(root, triad, key, emotion, weight, resolved)
+    return Chord(root % 12, _best(quality_scores(root, triad, key, emotion, weight, resolved, allow_sus), rng))
+
+
+def chromatic_colour(root: int, colours: dict[str, float], emotion: np.ndarray, weight: float,
+                     rng: np.random.Generator | None = None) -> Chord:
+    """A chromatic chord on `root` (secondary dominant, borrowed chord, suspension): the best of
+    `colours` (quality → base score), each raised by `weight` × the probability of the emotions
+    it suits, as in `quality_scores`."""
+    aff = _affinity(np.asarray(emotion, float))
+    return Chord(root % 12, _best({q: b + _EMOTION_GAIN * weight * aff.get(q, 0.0) for q, b in colours.items()}, rng))
+
+
+def _best(scores: dict[str, float], rng: np.random.Generator | None) -> str:
     jitter = rng.uniform(0.0, 0.05, len(scores)) if rng is not None else np.zeros(len(scores))
-    best = max(zip(scores, np.asarray(list(scores.values())) + jitter), key=lambda kv: kv[1])[0]
-    return Chord(root % 12, best)
+    return max(zip(scores, np.asarray(list(scores.values())) + jitter), key=lambda kv: kv[1])[0]
 
 
 def choose_key(features: VideoFeatures, controls: Controls, rng: np.random.Generator) -> Key:
@@ -176,17 +208,39 @@ def _key_for_primer(chords: list[Chord], mode: str, fixed_mode: bool) -> Key:
     return best
 
 
+def ideal_chord_seconds(pace: float) -> float:
+    """The chord length the harmonic rhythm aims at for a bar of this `pace` (0-1), per `_CHORD_SECONDS`."""
+    p = float(np.clip(pace, 0.0, 1.0))
+    for (p0, s0), (p1, s1) in zip(_CHORD_SECONDS, _CHORD_SECONDS[1:]):
+        if p <= p1:
+            return s0 * (s1 / s0) ** ((p - p0) / (p1 - p0))
+    return _CHORD_SECONDS[-1][1]
+
+
+def rhythm_level(bar_seconds: float, ideal: float, beats_per_bar: int = 4) -> str:
+    """"two bars", "bar", "bar and halves" (a bar, then a bar split in two: 1.5 chords a bar)
+    or "half bar": the one whose mean chord length is closest to `ideal` (log scale). The two
+    faster ones need an even metre and half a bar of at least `_MIN_CHORD` seconds."""
+    levels = {"two bars": 2.0 * bar_seconds, "bar": bar_seconds}
+    if beats_per_bar % 2 == 0 and bar_seconds / 2.0 >= _MIN_CHORD:
+        levels.update({"bar and halves": bar_seconds * 2.0 / 3.0, "half bar": bar_seconds / 2.0})
+    return min(levels, key=lambda name: abs(math.log(levels[name] / ideal)))
+
+
 def harmonic_slots(beats: list[float], downbeats: list[float], forced: list[float], pace: list[float],
                    beats_per_bar: int = 4) -> list[float]:
-    """Start times (seconds, on beats) of the chords: every two bars, bar or half bar, whichever
-    lasts closest to an ideal length that shrinks from 5 s to 1.5 s as the bar's `pace` (0-1,
-    one per downbeat) rises; always at the `forced` times (cuts and section starts, moved to
-    the nearest beat), never one beat before a forced one.
+    """Start times (seconds, on beats) of the chords, at the `rhythm_level` of each pair of bars
+    (counted from the first downbeat; the pair's mean `pace`, one value per downbeat, sets the
+    ideal length through `ideal_chord_seconds`): every two bars, every bar, a bar then two half
+    bars, or every half bar. Always at the `forced` times (cuts and section starts, moved to the
+    nearest beat), never one beat before a forced one.
     """
     b = np.asarray(beats)
     forced_idx = sorted({int(np.argmin(np.abs(b - t))) for t in forced} | {0})
     downbeat_idx = {int(np.argmin(np.abs(b - t))) for t in downbeats}
     first_down = min(downbeat_idx) if downbeat_idx else 0
+    half = max(1, beats_per_bar // 2)
+    steps = np.diff(b) if len(b) > 1 else np.array([1.0])
     starts: list[int] = []
     for j in range(len(b)):
         if j in forced_idx:
@@ -196,13 +250,21 @@ def harmonic_slots(beats: list[float], downbeats: list[float], forced: list[floa
         if pos != 0 and 2 * pos != beats_per_bar:
             continue
         bar = max(0, int(np.searchsorted(downbeats, b[j] + 1e-9)) - 1)
-        level = pace[bar] if bar < len(pace) else 0.5
-        ideal = _CHORD_SECONDS[0] * (_CHORD_SECONDS[1] / _CHORD_SECONDS[0]) ** float(np.clip(level, 0.0, 1.0))
-        beat_seconds = float(np.diff(b)[min(j, len(b) - 2)]) if len(b) > 1 else 1.0
-        spans = (2 * beats_per_bar, beats_per_bar, max(1, beats_per_bar // 2))
-        span = min(spans, key=lambda n: abs(math.log(n * beat_seconds / ideal)))
+        pair = [k for k in (bar - bar % 2, bar - bar % 2 + 1) if k < len(pace)]
+        level = float(np.mean([pace[k] for k in pair])) if pair else 0.5
+        bar_seconds = float(steps[min(j, len(steps) - 1)]) * beats_per_bar
+        kind = rhythm_level(bar_seconds, ideal_chord_seconds(level), beats_per_bar)
+        since = j - starts[-1]
+        if kind == "two bars":
+            ok = pos == 0 and since >= 2 * beats_per_bar
+        elif kind == "bar":
+            ok = pos == 0 and since >= beats_per_bar
+        elif kind == "bar and halves":
+            ok = since >= half and (pos == 0 or bar % 2 == 1)
+        else:
+            ok = since >= half
         nxt = next((f for f in forced_idx if f > j), None)
-        if j - starts[-1] >= span and (pos == 0 or span < beats_per_bar) and (nxt is None or nxt - j >= 2):
+        if ok and (nxt is None or nxt - j >= 2):
             starts.append(j)
     return [float(b[j]) for j in starts]
 
@@ -246,6 +308,8 @@ def _cadence_masks(n: int, mode: str, kind: str) -> list[np.ndarray]:
         "authentic": (allowed(*_TO_TONIC[mode]), allowed(names[0])),
         "half": (None, allowed("V")),
         "deceptive": (allowed("V"), allowed("vi" if mode == "major" else "VI")),
+        "plagal": (allowed("IV" if mode == "major" else "iv"), allowed(names[0])),
+        "aeolian": (allowed("VII"), allowed(names[0])),
     }[kind]
     masks = [np.ones(len(names)) for _ in range(n)]
     for offset, mask in zip((2, 1), ends):
@@ -279,8 +343,10 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
                 ) -> tuple[list[ChordSpan], list[str]]:
     """Chords for the `slots` (start times, s): the primer first, then per section a chain
     sampled towards its cadence (authentic at the end of the piece, which closes on the
-    tonic). Returns the chord spans (equal neighbours merged, the last ending at `duration`)
-    and each span's roman numeral ("" for primer chords outside the key)."""
+    tonic), then `chromatic.ornament` (secondary dominants, borrowed chords, suspensions),
+    then the colours. Returns the chord spans (equal neighbours merged, the last ending at
+    `duration`) and each span's roman numeral ("" for primer chords outside the key; "V/vi",
+    "bVII", ... for chromatic chords)."""
     degrees = DEGREES[key.mode]
     tonic_state = 0
     ends = slots[1:] + [duration]
@@ -310,9 +376,13 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
             groups[-1].extend(group)  # too short for a cadence of its own: it closes the previous one's
         else:
             groups.append(group)
+    steps: list[Step] = []
     for g, group in enumerate(groups):
         last = g == len(groups) - 1
         kind = "authentic" if last else _CADENCES[rng.choice(len(_CADENCES), p=[p for _, p in _CADENCES])][0]
+        modal = min(0.8, _MODAL_SAD * w * float(np.mean([emo[i][EMOTIONS.index("sad")] for i in group[-2:]])))
+        if kind == "authentic" and modal > 0 and rng.random() < modal:
+            kind = "aeolian" if key.mode == "minor" and rng.random() < 0.5 else "plagal"
         if prev is not None:
             start = into(group[0])[prev]
         elif primer:
@@ -326,12 +396,25 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
         states = next(s for s in (_sample_chain(start, trans, m, rng) for m in options if m is not None) if s)
         if last:
             states[-1] = tonic_state
-        for i, s in zip(group, states):
+        n = len(group)
+        for k, (i, s) in enumerate(zip(group, states)):
             name, off, triad = degrees[s]
-            chords.append(color_chord((key.tonic + off) % 12, triad, key, emo[i], w, rng,
-                                      resolved=last and i == len(slots) - 1))
-            romans.append(name)
+            cadence_dominant = kind == "authentic" and k == n - 2 and name in _TO_TONIC[key.mode]
+            mood, against = mixture_mood(emo[i], w, key.mode)
+            steps.append(Step(name, off, triad, resolve=cadence_dominant,
+                              locked=k == 0 or k == n - 1 or (last and cadence_dominant),
+                              near_cadence=k >= n - 3, mood=mood, against=against,
+                              affinity={q: w * a for q, a in _affinity(emo[i]).items()}, fit=w * float(fit[i][s])))
         prev = states[-1]
+    steps = ornament(steps, key.mode, rng)
+    for i, step in zip(todo, steps):
+        root = (key.tonic + step.offset) % 12
+        if step.qualities is not None:
+            chords.append(chromatic_colour(root, step.qualities, emo[i], w, rng))
+        else:
+            chords.append(color_chord(root, step.triad, key, emo[i], w, rng,
+                                      resolved=i == len(slots) - 1, allow_sus=not step.resolve))
+        romans.append(step.name)
     spans: list[ChordSpan] = []
     numerals: list[str] = []
     for start_t, end_t, chord, roman in zip(slots, ends, chords, romans):
