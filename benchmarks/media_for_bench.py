@@ -18,7 +18,12 @@ SOURCES = ("testvideo.mp4", "big_buck_bunny_0_30.webm", "0102_0011.mp4")
 
 
 def clip_720p(seconds: float = 60.0) -> Path:
-    """A `seconds`-long 1280x720 30 fps h264 clip (CRF 23, preset medium: a typical camera/web encode)."""
+    """A `seconds`-long 1280x720 30 fps h264 clip (CRF 23, preset medium: a typical camera/web encode).
+
+    One slice per frame, as x264 and ffmpeg write by default and as every real clip in
+    ../shared/media has. PyAV's encoder defaults to slice threading, which would cut each frame
+    into one slice per core and let a plain decode run on several cores (a different workload).
+    """
     CACHE.mkdir(exist_ok=True)
     out = CACHE / f"bench_720p_{int(seconds)}s.mp4"
     if out.exists():
@@ -32,6 +37,7 @@ def clip_720p(seconds: float = 60.0) -> Path:
         stream = dst.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
         stream.options = {"crf": "23", "preset": "medium"}
+        stream.thread_type = "FRAME"
         while n < seconds * 30:
             for src in sources:
                 for frame in iter_frames(src, fps=30, size=(1280, 720)):

@@ -48,6 +48,31 @@ HISTORY = 8
 2 frames late."""
 
 
+class _AdaptiveRGB(AdaptiveDetector):
+    """PySceneDetect's AdaptiveDetector fed RGB frames, its content score computed with OpenCV.
+
+    The score is ContentDetector's: the weighted mean absolute change of hue, saturation and
+    value between consecutive frames (0-255). OpenCV's HSV straight from RGB and its per-channel
+    mean of `absdiff` give the same value as PySceneDetect's BGR conversion, split and numpy
+    sums, at a third of the cost.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self._weights.delta_edges != 0.0:
+            raise ValueError("edge weights are not supported")
+        self._last_hsv: np.ndarray | None = None
+
+    def _calculate_frame_score(self, timecode: FrameTimecode, frame_img: np.ndarray) -> float:
+        hsv = cv2.cvtColor(frame_img, cv2.COLOR_RGB2HSV)
+        last, self._last_hsv = self._last_hsv, hsv
+        if last is None or last.shape != hsv.shape:
+            return 0.0
+        dh, ds, dv = cv2.mean(cv2.absdiff(hsv, last))[:3]
+        w = self._weights
+        return (dh * w.delta_hue + ds * w.delta_sat + dv * w.delta_lum) / (abs(w.delta_hue) + abs(w.delta_sat) + abs(w.delta_lum))
+
+
 def timecode(t: float, fps: float) -> FrameTimecode:
     """A PySceneDetect timecode for the frame shown at `t` seconds (pts in microseconds)."""
     return FrameTimecode(Timecode(pts=round(t / TIME_BASE), time_base=TIME_BASE), fps=float(fps))
@@ -66,7 +91,7 @@ class CutDetector(FrameAnalyzer):
         if not fps > 0:
             raise ValueError("fps must be positive")
         self.fps = float(fps)
-        self._content = AdaptiveDetector(
+        self._content = _AdaptiveRGB(
             adaptive_threshold=ADAPTIVE_THRESHOLD,
             min_content_val=MIN_CONTENT,
             min_scene_len=max(1, round(MIN_SHOT_S * self.fps)),
@@ -80,7 +105,7 @@ class CutDetector(FrameAnalyzer):
     def update(self, t: float, image: np.ndarray) -> None:
         tc = timecode(t, self.fps)
         self._history.append((tc.pts, t, is_black(image)))
-        self._take(self._content.process_frame(tc, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)))
+        self._take(self._content.process_frame(tc, image))
         self._gradual.update(t, image)
         self._last = tc
 

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import cv2
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -21,12 +24,15 @@ from scipy.signal import find_peaks
 
 from cuescore.analysis.base import FrameAnalyzer
 from cuescore.analysis.features import timeline_length
+from cuescore.analysis.transitions import mean_value
 
 FLOW_WIDTH = 160
 FLOW_RATE = 15.0
 FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 """OpenCV's reference settings; 2 levels / window 9 under-tracks 10 px steps and makes the speed
 curve flicker, which shows up as false visual beats."""
+FLOW_IN_FLIGHT = 4
+"""Frame pairs whose flow may wait in the background worker (two 160 px grey images each)."""
 MIN_BEAT_SPACING_S = 0.25
 CUT_GUARD_S = 0.1
 
@@ -53,10 +59,29 @@ class PerSecondMean:
         return out
 
 
-class MotionAnalyzer(FrameAnalyzer):
-    """Frame difference and optical flow per frame; per-second means and visual beats."""
+def flow_speed(prev: np.ndarray, gray: np.ndarray, frames: int) -> float:
+    """Mean Farneback flow magnitude (pixels) from grey `prev` to `gray`, per frame interval of the
+    `frames` between them.
 
-    def __init__(self) -> None:
+    The magnitude is taken with numpy: OpenCV's `magnitude` rounds the last bit differently with
+    the alignment of its buffers, which made visual beats (two near-equal peaks) differ from run
+    to run.
+    """
+    flow = cv2.calcOpticalFlowFarneback(prev, gray, None, **FARNEBACK)
+    square = flow * flow
+    speed = square[..., 0] + square[..., 1]
+    return float(np.sqrt(speed, out=speed).mean(dtype=np.float64)) / frames
+
+
+class MotionAnalyzer(FrameAnalyzer):
+    """Frame difference and optical flow per frame; per-second means and visual beats.
+
+    background: compute the optical flow, the costliest feature, in a worker thread of its own
+    (OpenCV releases the GIL), at most `FLOW_IN_FLIGHT` frame pairs behind; results are taken in
+    order and are bit-identical to inline ones. `finish` (or `close`) ends the thread.
+    """
+
+    def __init__(self, background: bool = False) -> None:
         self.motion = PerSecondMean()
         self.flow = PerSecondMean()
         self.times: list[float] = []
@@ -65,10 +90,12 @@ class MotionAnalyzer(FrameAnalyzer):
         self._flow_gray: np.ndarray | None = None
         self._flow_time = -np.inf
         self._frames_since_flow = 0
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="cuescore-flow") if background else None
+        self._pending: deque[tuple[float, Future]] = deque()
 
     def update(self, t: float, image: np.ndarray) -> None:
         if self._prev_rgb is not None and self._prev_rgb.shape == image.shape:
-            self.motion.add(t, float(cv2.absdiff(image, self._prev_rgb).mean()))
+            self.motion.add(t, mean_value(cv2.absdiff(image, self._prev_rgb)))
         self._prev_rgb = image
         self._frames_since_flow += 1
         if t - self._flow_time < 1.0 / FLOW_RATE - 1e-3:
@@ -77,23 +104,60 @@ class MotionAnalyzer(FrameAnalyzer):
         small = cv2.resize(image, (FLOW_WIDTH, max(2, int(round(h * FLOW_WIDTH / w)))), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         if self._flow_gray is not None and self._flow_gray.shape == gray.shape:
-            flow = cv2.calcOpticalFlowFarneback(self._flow_gray, gray, None, **FARNEBACK)
-            speed = float(np.sqrt((flow * flow).sum(axis=2)).mean()) / self._frames_since_flow
-            self.flow.add(t, speed)
-            self.times.append(t)
-            self.speeds.append(speed)
+            if self._worker is None:
+                self._add_flow(t, flow_speed(self._flow_gray, gray, self._frames_since_flow))
+            else:
+                self._pending.append((t, self._worker.submit(flow_speed, self._flow_gray, gray, self._frames_since_flow)))
+                self._collect(keep=FLOW_IN_FLIGHT)
         self._flow_gray = gray
         self._flow_time = t
         self._frames_since_flow = 0
 
+    def _add_flow(self, t: float, speed: float) -> None:
+        self.flow.add(t, speed)
+        self.times.append(t)
+        self.speeds.append(speed)
+
+    def _collect(self, keep: int = 0) -> None:
+        """Take finished flow results, in order, until at most `keep` are pending."""
+        while len(self._pending) > keep:
+            t, speed = self._pending.popleft()
+            self._add_flow(t, speed.result())
+
+    def finish(self, duration: float) -> None:
+        self._collect()
+        self.close()
+
+    def close(self) -> None:
+        """Stop the flow worker thread (pending results are dropped unless `finish` ran)."""
+        if self._worker is not None:
+            for _, speed in self._pending:
+                speed.cancel()
+            self._pending.clear()
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
     def per_second(self, duration: float) -> tuple[np.ndarray, np.ndarray]:
         """(motion[T], flow[T])."""
+        self._collect()
         T = timeline_length(duration)
         return self.motion.values(T), self.flow.values(T)
 
     def visual_beats(self, cut_times: list[float]) -> tuple[np.ndarray, np.ndarray]:
         """(times [K] seconds, strengths [K] 0-1) of visual impacts."""
+        self._collect()
         return detect_visual_beats(np.asarray(self.times), np.asarray(self.speeds), cut_times)
+
+
+def distance_to_nearest(times: np.ndarray, sorted_points: np.ndarray) -> np.ndarray:
+    """Distance from each of `times` to the nearest of `sorted_points` (ascending, not empty).
+
+    O(N log M) time and O(N) memory: the N x M table of all distances would take hundreds of MB
+    for a feature-length video (about 100k flow samples and a thousand cuts).
+    """
+    right = np.searchsorted(sorted_points, times).clip(max=len(sorted_points) - 1)
+    left = (right - 1).clip(min=0)
+    return np.minimum(np.abs(times - sorted_points[left]), np.abs(times - sorted_points[right]))
 
 
 def detect_visual_beats(times: np.ndarray, speeds: np.ndarray, cut_times: list[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +166,9 @@ def detect_visual_beats(times: np.ndarray, speeds: np.ndarray, cut_times: list[f
         return np.zeros(0), np.zeros(0)
     dt = float(np.median(np.diff(times))) or 1 / 30
     speeds = speeds.copy()
-    cuts = np.asarray(cut_times, dtype=float)
+    cuts = np.sort(np.asarray(cut_times, dtype=float))
     if cuts.size:
-        near_cut = np.min(np.abs(times[:, None] - cuts[None, :]), axis=1) <= CUT_GUARD_S + dt
+        near_cut = distance_to_nearest(times, cuts) <= CUT_GUARD_S + dt
         speeds[near_cut] = np.interp(times[near_cut], times[~near_cut], speeds[~near_cut]) if (~near_cut).any() else 0.0
     smooth = uniform_filter1d(speeds, size=max(1, int(round(0.1 / dt))))
     decel = np.maximum(0.0, -np.gradient(smooth, times))

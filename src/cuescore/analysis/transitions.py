@@ -98,9 +98,15 @@ def to_transition(c: Candidate) -> Transition | None:
     return Transition(time=(c.start + c.end) / 2, kind="dissolve", start=c.start, end=c.end)
 
 
+def mean_value(image: np.ndarray) -> float:
+    """Mean over all pixels and channels (1-4) of an image; OpenCV's reduction, faster than numpy's."""
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return sum(cv2.mean(image)[:channels]) / channels
+
+
 def is_black(image: np.ndarray) -> bool:
     """Whether a frame (any size, 0-255) is black: mean below BLACK_LEVEL."""
-    return float(image.mean()) < BLACK_LEVEL
+    return mean_value(image) < BLACK_LEVEL
 
 
 def motion_residual(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[float, float]:
@@ -162,8 +168,8 @@ class BlendScale:
         _, a = ring[-1 - 2 * k]
         _, b = ring[-1 - k]
         _, c = ring[-1]
-        d = float(np.abs(c - a).mean())
-        if d < MIN_CHANGE or float(np.abs(b - (a + c) * 0.5).mean()) > MAX_BLEND_ERROR * d:
+        d = mean_value(cv2.absdiff(c, a))
+        if d < MIN_CHANGE or mean_value(cv2.absdiff(b, cv2.addWeighted(a, 0.5, c, 0.5, 0.0))) > MAX_BLEND_ERROR * d:
             self.close()
             return
         share, spread = motion_residual(a, b, c)
