@@ -201,11 +201,8 @@ def test_features_folder_gives_the_same_plan_and_notes(demo_clip, default_run, r
     """--features skips the analysis and changes nothing; the same seed gives the same MIDI.
 
     The default run analysed the clip itself, `analyze` did it again for the features folder, so
-    this also needs the analysis to be deterministic. Known bug (reported, analysis/motion.py):
-    the speeds inside the cut guard are interpolated linearly, which makes a flat plateau of
-    deceleration; last-bit noise in the flow speeds decides which plateau sample becomes the
-    visual beat (and whether a real beat 0.27 s before it survives the spacing rule), so the
-    accents, and with them the MIDI, often differ (in 1 to 3 of 5 runs here).
+    this also needs the analysis to be deterministic (visual beats once depended on last-bit
+    noise in the flow speeds around cuts).
     """
     again = run_with()
     fresh, saved = plan_of(default_run)[0], plan_of(again)[0]

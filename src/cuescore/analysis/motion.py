@@ -170,15 +170,21 @@ def detect_visual_beats(times: np.ndarray, speeds: np.ndarray, cut_times: list[f
     if cuts.size:
         near_cut = distance_to_nearest(times, cuts) <= CUT_GUARD_S + dt
         speeds[near_cut] = np.interp(times[near_cut], times[~near_cut], speeds[~near_cut]) if (~near_cut).any() else 0.0
-    smooth = uniform_filter1d(speeds, size=max(1, int(round(0.1 / dt))))
+    window = max(1, int(round(0.1 / dt)))
+    smooth = uniform_filter1d(speeds, size=window)
     decel = np.maximum(0.0, -np.gradient(smooth, times))
+    if cuts.size:
+        # The bridge across a cut is not a movement: no impact there or within the smoothing reach.
+        decel[distance_to_nearest(times, cuts) <= CUT_GUARD_S + dt * (window + 1)] = 0.0
     if decel.max() <= 1e-9:
         return np.zeros(0), np.zeros(0)
+    # Relative to the largest, rounded: last-bit differences in the flow must not move a peak.
+    decel = np.round(decel / decel.max(), 6)
     local = uniform_filter1d(decel, size=max(3, int(round(2.0 / dt))))
     peaks, _ = find_peaks(
         decel,
         distance=max(1, int(round(MIN_BEAT_SPACING_S / dt))),
-        height=np.maximum(1.5 * local, 0.1 * decel.max()),
+        height=np.maximum(1.5 * local, 0.1),
     )
-    strengths = decel[peaks] / decel.max()
+    strengths = decel[peaks]
     return times[peaks].astype(np.float64), strengths.astype(np.float64)
