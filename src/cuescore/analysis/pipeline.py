@@ -122,7 +122,7 @@ def analyze(
     if fps is not None and not (0 < fps <= 240):
         raise OptionError(f"--fps must be between 0 and 240, got {fps}")
     info = info or probe(path)
-    enc = encoder if isinstance(encoder, SemanticEncoder) else get_encoder(encoder, **_encoder_options(encoder, device))
+    enc = encoder if isinstance(encoder, SemanticEncoder) else get_encoder(encoder, device=device)
     T = timeline_length(info.duration)
     video_fps = fps or info.fps or 30.0
     cuts, motion, colour = CutDetector(video_fps), MotionAnalyzer(background=True), ColourAnalyzer()
@@ -163,10 +163,6 @@ def _opencv_threads(n: int) -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(before)
-
-
-def _encoder_options(spec: str, device: str) -> dict:
-    return {} if spec.partition(":")[0] == "handcrafted" else {"device": device}
 
 
 def _assemble(info: VideoInfo, cuts, motion, colour, seconds: SecondFrames, enc: SemanticEncoder) -> VideoFeatures:

@@ -162,12 +162,6 @@ class _IdMaker:
         return vid
 
 
-def make_encoder(spec: str, device: str) -> SemanticEncoder:
-    """The semantic encoder of `spec`, built once for every video (learned ones get `device`)."""
-    options = {} if spec.partition(":")[0] == "handcrafted" else {"device": device}
-    return get_encoder(spec, **options)
-
-
 def label_video(path: Path, encoder: SemanticEncoder, density: str) -> tuple[VideoFeatures, AudioLabels]:
     """Analyse one video and label its soundtrack; `InputError` (with the reason) for a video to skip."""
     info = probe(path)
@@ -218,7 +212,7 @@ def build_dataset(
     method = resolve_density_method(density)
     make_id = _IdMaker(ids, Path(root))
     paths = collect_videos(videos)
-    enc = make_encoder(encoder, device)
+    enc = get_encoder(encoder, device=device)
     out = ensure_writable_dir(root)
     report = BuildReport(root=out, density_method=method)
     sources: dict[str, tuple[str, str, int]] = {}
@@ -257,4 +251,4 @@ def build_dataset(
 
 
 __all__ = ["BuildReport", "ID_STYLES", "assign_splits", "build_dataset", "collect_videos", "label_video",
-           "make_encoder", "split_counts", "stem_id"]
+           "split_counts", "stem_id"]

@@ -25,6 +25,8 @@ class SemanticEncoder(ABC):
     """
 
     NAME: ClassVar[str]
+    USES_DEVICE: ClassVar[bool] = False
+    """True for encoders that run a model and take a `device` option."""
     frame_short_side: int = 144
     batch_size: int = 16
 
@@ -70,12 +72,15 @@ def available_encoders() -> list[str]:
     return sorted(ENCODERS)
 
 
-def get_encoder(spec: str, **options) -> SemanticEncoder:
-    """Build the encoder named by `spec` ("name" or "name:argument")."""
+def get_encoder(spec: str, *, device: str = "auto", **options) -> SemanticEncoder:
+    """Build the encoder named by `spec` ("name" or "name:argument"); `device` reaches only
+    encoders that run a model."""
     name, _, arg = spec.partition(":")
     if name in MISSING:
         raise OptionError(f"encoder '{name}' needs an optional dependency: {MISSING[name]}")
     if name not in ENCODERS:
         raise OptionError(f"unknown encoder '{spec}'; choose one of: {', '.join(available_encoders())}")
     cls = ENCODERS[name]
+    if cls.USES_DEVICE:
+        options["device"] = device
     return cls(arg, **options) if arg else cls(**options)

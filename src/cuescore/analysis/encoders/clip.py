@@ -197,6 +197,7 @@ class ClipEncoder(SemanticEncoder):
     """
 
     NAME = "clip"
+    USES_DEVICE = True
 
     def __init__(
         self,
