@@ -59,7 +59,6 @@ class AffectiveEngine(Engine):
         duration = float(features.duration)
         motion, arousal, drive = self._drive(features)
         target, tempo_map, beats, downbeats, on_grid = self._grid(features, drive)
-        hard = features.hard_cuts
         key = choose_key(features, c, rng)
         sections = self._sections(features, beats, downbeats, duration)
         pace = per_bar(drive, downbeats, duration)
@@ -67,22 +66,33 @@ class AffectiveEngine(Engine):
         chords, romans = progression(key, slots, duration, [s.start for s in sections], features.emotion, c, rng)
         density, energy = self._levels(motion, arousal)
         preset = self._preset(features, drive)
+        return self._assemble(features, drive, target, tempo_map, beats, downbeats, on_grid, key, chords, sections,
+                              density, energy, preset, {"roman_numerals": romans})
+
+    def _assemble(self, features: VideoFeatures, drive: np.ndarray, target: float, tempo_map: list, beats: list[float],
+                  downbeats: list[float], on_grid: list[float], key, chords: list, sections: list,
+                  density: np.ndarray, energy: np.ndarray, preset: str, extra: dict) -> MusicPlan:
+        """The validated plan from per-second density/energy [T] and the engine's decisions;
+        `extra` joins the fields every engine records (emotion, drive, tempo target, ...)."""
+        duration = float(features.duration)
+        hard = features.hard_cuts
+        off_grid = [t for t in hard if t not in on_grid]
         plan = MusicPlan(
             duration=duration, tempo_map=tempo_map, beats=beats, downbeats=downbeats, key=key, chords=chords,
             sections=sections,
             density=[int(d) for d in np.clip(np.rint(per_bar(density, downbeats, duration)), 0, 4)],
             energy=[round(float(e), 4) for e in per_bar(energy, downbeats, duration)],
             instruments=dict(INSTRUMENT_PRESETS[preset]),
-            accents=self._accents(features, beats, [t for t in hard if t not in on_grid]),
-            cuts=list(hard), beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=c.seed,
+            accents=self._accents(features, beats, off_grid),
+            cuts=list(hard), beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=self.controls.seed,
             extra={
                 "emotion": np.round(features.emotion, 4).tolist(),
                 "drive": np.round(drive, 4).tolist(),
                 "target_bpm": round(target, 3),
                 "instrument_preset": preset,
-                "roman_numerals": romans,
-                "off_grid_cuts": [t for t in hard if t not in on_grid],
+                "off_grid_cuts": off_grid,
                 "transitions": [{"time": t.time, "kind": t.kind} for t in features.transitions],
+                **extra,
             },
         )
         plan.validate()

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from cuescore.analysis.features import EMOTIONS, VideoFeatures
-from cuescore.controls import INSTRUMENT_PRESETS, Controls
-from cuescore.engines.affective import BEATS_PER_BAR, AffectiveEngine, _around, per_bar
+from cuescore.controls import Controls
+from cuescore.engines.affective import AffectiveEngine, _around
 from cuescore.engines.base import register
 from cuescore.engines.harmony import choose_key
 from cuescore.engines.tempo import BEAT_TOLERANCE, on_grid_share
@@ -196,32 +196,15 @@ class AMTEngine(AffectiveEngine):
         density, energy, predicted = self._density_energy(rows, motion, arousal)
         preset = self._preset(features, drive)
         hard = features.hard_cuts
-        off_grid = [t for t in hard if t not in on_grid]
-        plan = MusicPlan(
-            duration=duration, tempo_map=tempo_map, beats=beats, downbeats=downbeats, key=key, chords=chords,
-            sections=sections,
-            density=[int(d) for d in np.clip(np.rint(per_bar(density, downbeats, duration)), 0, 4)],
-            energy=[round(float(e), 4) for e in per_bar(energy, downbeats, duration)],
-            instruments=dict(INSTRUMENT_PRESETS[preset]),
-            accents=self._accents(features, beats, off_grid),
-            cuts=list(hard), beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=c.seed,
-            extra={
-                "emotion": np.round(features.emotion, 4).tolist(),
-                "drive": np.round(drive, 4).tolist(),
-                "target_bpm": round(target, 3),
-                "instrument_preset": preset,
-                "chords_per_second": labels,
-                "cut_on_chord_change": on_grid_share(hard, chord_changes(chords), BEAT_TOLERANCE),
-                "off_grid_cuts": off_grid,
-                "transitions": [{"time": t.time, "kind": t.kind} for t in features.transitions],
-                "checkpoint": str(c.checkpoint),
-                "regression": str(self.regression_dir) if self.regression_dir else None,
-                "density_source": "regression" if predicted else "video",
-                **predicted,
-            },
-        )
-        plan.validate()
-        return plan
+        return self._assemble(features, drive, target, tempo_map, beats, downbeats, on_grid, key, chords, sections,
+                              density, energy, preset, {
+                                  "chords_per_second": labels,
+                                  "cut_on_chord_change": on_grid_share(hard, chord_changes(chords), BEAT_TOLERANCE),
+                                  "checkpoint": str(c.checkpoint),
+                                  "regression": str(self.regression_dir) if self.regression_dir else None,
+                                  "density_source": "regression" if predicted else "video",
+                                  **predicted,
+                              })
 
     def chords_per_second(self, rows: np.ndarray, key: Key) -> list[str]:
         """One chord label per row of `rows` ([T, video_dim]), in `key`: the primer (one chord per

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import resample_poly, sosfilt, sosfilt_zi
+from scipy.signal import resample_poly, sosfilt
 
 from cuescore.media.audio import Audio
 
@@ -171,7 +171,6 @@ def intersample_peaks(samples: np.ndarray, starts: np.ndarray, batch: int = 256)
     """
     taps, half = _interpolator()
     channels, n = samples.shape
-    width = PEAK_BLOCK + 2 * half
     out = np.zeros((len(starts), PEAK_BLOCK), np.float32)
     if len(starts) == 0:
         return out
