@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from cuescore.media import render_demo_clip
+from cuescore.music.arrange import arrange
+from plan_fixtures import make_plan
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -23,3 +25,15 @@ def shared_media() -> Path:
     if not (SHARED_MEDIA / "video").is_dir():
         pytest.skip("../shared/media is not present")
     return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def plan():
+    """The hand-made 20 s plan of `plan_fixtures.make_plan`."""
+    return make_plan()
+
+
+@pytest.fixture(scope="session")
+def score(plan):
+    """That plan arranged with seed 0."""
+    return arrange(plan, seed=0)

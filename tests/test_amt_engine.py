@@ -8,8 +8,6 @@ evaluate amt` scores them, and `cuescore generate --engine amt` scores the clip 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +18,7 @@ import pretty_midi
 import pytest
 
 from cuescore.analysis import VideoFeatures
-from cuescore.cli import main
+from cli_runner import cli
 from cuescore.controls import Controls
 from cuescore.engines import get_engine
 from cuescore.engines.amt import chord_spans, density_levels, loudness_energy
@@ -33,17 +31,6 @@ from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thre
 LABELS = ("C", "F", "G", "A:min", "D:min", "E:min")
 TINY = ("--size", "debug", "--max-len", "8", "--semantic", "handcrafted-v1", "--device", "cpu", "--batch-size", "4")
 """max_len 8 < the clip's 12 s, so generation has to run in windows."""
-
-
-def cli(*args) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `cuescore ARGS`, in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_line_error(code: int, err: str, *needles: str) -> None:

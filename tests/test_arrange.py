@@ -12,16 +12,6 @@ from cuescore.music.timeline import Timeline
 from cuescore.music.voicing import chord_scale
 
 
-@pytest.fixture(scope="module")
-def plan():
-    return make_plan()
-
-
-@pytest.fixture(scope="module")
-def score(plan):
-    return arrange(plan, seed=0)
-
-
 def _bars(plan):
     ends = plan.downbeats[1:] + [plan.duration]
     return list(zip(plan.downbeats, ends))

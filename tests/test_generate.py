@@ -9,8 +9,6 @@ so nothing that FFmpeg or a library prints behind Python's back goes unseen.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
+from cli_runner import cli
 from cuescore.cli import main
 from cuescore.evaluation import chord_changes, evaluate_plan, load_plan
 from cuescore.media import probe
@@ -36,17 +35,6 @@ OUTPUTS = ("mp4", "mid", "wav", "json")
 
 
 # ---------------------------------------------------------------- helpers
-
-def cli(*args) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `cuescore ARGS` run in-process (usable in module fixtures)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
 
 def generate(video, out: Path, *options) -> Path:
     """Run `cuescore generate VIDEO -o OUT OPTIONS`, check it succeeded, return OUT."""

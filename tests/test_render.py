@@ -2,11 +2,9 @@
 
 import numpy as np
 import pytest
-from plan_fixtures import make_plan
 
 from cuescore.errors import InputError, OptionError
 from cuescore.media.audio import Audio
-from cuescore.music.arrange import arrange
 from cuescore.music.chords import Chord
 from cuescore.music.plan import TempoChange
 from cuescore.music.score import Note, Score, Track
@@ -16,16 +14,6 @@ from cuescore.render.midi import NOTE_OFF, NOTE_ON, read_midi, score_events
 from cuescore.render.synth import default_soundfont
 
 SR = 44100
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return make_plan()
-
-
-@pytest.fixture(scope="module")
-def score(plan):
-    return arrange(plan, seed=0)
 
 
 @pytest.fixture(scope="module")
