@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import cli
 from cuescore.media import render_demo_clip
 from cuescore.music.arrange import arrange
 from plan_fixtures import make_plan
@@ -17,6 +18,15 @@ SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 def demo_clip(tmp_path_factory):
     """The 12 s demo clip (640x360, 30 fps, h264, cuts at known frames), with a tone track."""
     return render_demo_clip(tmp_path_factory.mktemp("demo") / "demo.mp4", with_audio=True)
+
+
+@pytest.fixture(scope="session")
+def features_dir(demo_clip, tmp_path_factory) -> Path:
+    """`cuescore analyze` of the demo clip, run once."""
+    out = tmp_path_factory.mktemp("demo_features") / "features"
+    code, _, err = cli("analyze", demo_clip.path, "-o", out)
+    assert code == 0, err
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -50,13 +50,6 @@ def work(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def features_dir(demo_clip, work) -> Path:
-    code, _, err = cli("analyze", demo_clip.path, "-o", work / "features")
-    assert code == 0, err
-    return work / "features"
-
-
-@pytest.fixture(scope="module")
 def dataset(features_dir, work) -> Path:
     """Ten copies of the clip's features; each labels its shots with chords from a different offset."""
     features = VideoFeatures.load(features_dir)

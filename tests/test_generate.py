@@ -131,13 +131,6 @@ def default_run(demo_clip, work) -> Path:
 
 
 @pytest.fixture(scope="module")
-def features_dir(demo_clip, work) -> Path:
-    code, _, err = cli("analyze", demo_clip.path, "-o", work / "features")
-    assert code == 0, err
-    return work / "features"
-
-
-@pytest.fixture(scope="module")
 def run_with(demo_clip, work, features_dir):
     """`generate --features DIR OPTIONS` on the demo clip, each setting run once per module."""
     cache: dict[tuple, Path] = {}
