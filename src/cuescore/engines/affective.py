@@ -40,6 +40,13 @@ def _around(neutral: float, weight: float, value: np.ndarray) -> np.ndarray:
     return neutral + weight * (np.asarray(value, float) - neutral)
 
 
+def contrast(values: np.ndarray, spread: float = 0.1) -> np.ndarray:
+    """How far each value stands from the clip's own mean, in clip standard deviations (at least
+    `spread`), clipped to ±1.5: a calm clip still gets its quieter and busier moments."""
+    v = np.asarray(values, float)
+    return np.clip((v - v.mean()) / max(float(v.std()), spread), -1.5, 1.5)
+
+
 def per_bar(values: np.ndarray, downbeats: list[float], duration: float) -> np.ndarray:
     """Per-second values averaged over each bar (bar i spans downbeats[i] to the next or the end)."""
     ends = list(downbeats[1:]) + [duration]
@@ -127,10 +134,12 @@ class AffectiveEngine(Engine):
 
     def _levels(self, motion: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per second: (density level 0-4 from motion × weight_motion, energy 0-1 from arousal ×
-        weight_emotion × the energy control)."""
+        weight_emotion × the energy control). Both mix the absolute level with the clip's own
+        contrast, so the music moves where the picture does even in an evenly calm clip."""
         c = self.controls
-        density = _around(2.0, c.weight_motion, 4.0 * motion)
-        energy = np.clip(c.energy * (0.55 + c.weight_emotion * 0.6 * (arousal - 0.5)), 0.0, 1.0)
+        density = _around(2.0, c.weight_motion, 4.0 * motion + 0.8 * contrast(motion, 0.05))
+        energy = np.clip(c.energy * (0.55 + c.weight_emotion * (0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05))),
+                         0.0, 1.0)
         return density, energy
 
     @staticmethod
