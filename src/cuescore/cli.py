@@ -17,8 +17,6 @@ from cuescore import __version__
 from cuescore.controls import add_control_arguments
 from cuescore.errors import CuescoreError, OptionError
 
-log = logging.getLogger("cuescore")
-
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line and exit 2."""
@@ -96,8 +94,6 @@ def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import os
-
     from cuescore.training import train_amt, train_regression
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
@@ -130,9 +126,12 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
+    from cuescore.fileio import ensure_writable_dir
     from cuescore.media import render_demo_clip
 
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    if Path(args.output).suffix.lower() not in (".mp4", ".mkv", ".mov"):
+        raise OptionError(f"{args.output}: the demo clip is h264; name it .mp4, .mkv or .mov")
+    ensure_writable_dir(Path(args.output).parent)
     clip = render_demo_clip(args.output, with_audio=args.with_audio)
     cuts = ", ".join(f"{t:.2f}" for t in clip.cut_times)
     print(f"{clip.path}: {clip.duration:.1f} s, {clip.width}x{clip.height}, cuts at {cuts} s")

@@ -21,8 +21,8 @@ from cuescore.controls import Controls
 from cuescore.engines import DEFAULT_ENGINE, get_engine
 from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path
-from cuescore.media import mux, probe, write_wav
-from cuescore.media.mux import audio_codec_for
+from cuescore.media import VideoInfo, mux, probe, write_wav
+from cuescore.media.mux import check_muxable
 from cuescore.music.arrange import arrange
 from cuescore.music.plan import MusicPlan
 from cuescore.render import master, synthesize
@@ -70,12 +70,23 @@ def output_paths(video_out: str | os.PathLike) -> dict[str, Path]:
             "json": out.with_suffix(".json")}
 
 
-def _check_outputs(video: Path, paths: dict[str, Path]) -> None:
-    audio_codec_for(paths["video"])
+def _check_outputs(video: Path, paths: dict[str, Path], info: VideoInfo) -> None:
     for path in paths.values():
         check_output_path(path)
         if path.resolve() == video.resolve():
             raise OutputError(f"output {path} would overwrite the input video; choose another name")
+    check_muxable(video, paths["video"], info)
+
+
+def _check_features(features: VideoFeatures, info: VideoInfo) -> None:
+    """OptionError for features that are malformed or belong to a video of another length."""
+    try:
+        features.validate()
+    except ValueError as exc:
+        raise OptionError(f"the features are malformed ({exc}); run `cuescore analyze` again") from None
+    if abs(features.duration - info.duration) > max(1.0 / max(info.fps, 1.0), 0.05):
+        raise OptionError(f"the features describe a {features.duration:.2f} s video ({features.source or 'unknown'}), "
+                          f"this one lasts {info.duration:.2f} s; analyse this video or pass its own features")
 
 
 def _reporter(progress: bool | Progress | None) -> Progress:
@@ -112,9 +123,9 @@ def score_video(
     composer = get_engine(engine or DEFAULT_ENGINE, controls)
     encoder = composer.analysis_encoder() if features is None else None
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
-    _check_outputs(video, paths)
+    _check_outputs(video, paths, info)
     if features is not None:
-        features.validate()
+        _check_features(features, info)
     report = _reporter(progress)
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class VideoFeatures:
 
     @property
     def cuts(self) -> list[float]:
-        """Times of every shot boundary (hard cuts and centres of gradual transitions), sorted."""
+        """Times of every shot boundary (see `Transition.time`), sorted."""
         return sorted(t.time for t in self.transitions)
 
     @property
@@ -176,6 +177,6 @@ class VideoFeatures:
                 **{k: arrays[k] for k in (*PER_SECOND, "emotion", "semantic")},
             )
             feats.validate()
-        except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise InputError(f"{d}: features are malformed ({exc}); run `cuescore analyze` again") from None
         return feats

@@ -79,9 +79,13 @@ class MotionAnalyzer(FrameAnalyzer):
     background: compute the optical flow, the costliest feature, in a worker thread of its own
     (OpenCV releases the GIL), at most `FLOW_IN_FLIGHT` frame pairs behind; results are taken in
     order and are bit-identical to inline ones. `finish` (or `close`) ends the thread.
+    native_fps: when only some frames are analysed (`analyze(fps=...)`), the video's own rate, so
+    that flow stays in pixels per native frame interval. The frame difference is then taken
+    between the sampled frames, so it reads higher than on every frame.
     """
 
-    def __init__(self, background: bool = False) -> None:
+    def __init__(self, background: bool = False, native_fps: float | None = None) -> None:
+        self.native_fps = native_fps
         self.motion = PerSecondMean()
         self.flow = PerSecondMean()
         self.times: list[float] = []
@@ -104,10 +108,13 @@ class MotionAnalyzer(FrameAnalyzer):
         small = cv2.resize(image, (FLOW_WIDTH, max(2, int(round(h * FLOW_WIDTH / w)))), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         if self._flow_gray is not None and self._flow_gray.shape == gray.shape:
+            frames = self._frames_since_flow
+            if self.native_fps:
+                frames = max(1, int(round((t - self._flow_time) * self.native_fps)))
             if self._worker is None:
-                self._add_flow(t, flow_speed(self._flow_gray, gray, self._frames_since_flow))
+                self._add_flow(t, flow_speed(self._flow_gray, gray, frames))
             else:
-                self._pending.append((t, self._worker.submit(flow_speed, self._flow_gray, gray, self._frames_since_flow)))
+                self._pending.append((t, self._worker.submit(flow_speed, self._flow_gray, gray, frames)))
                 self._collect(keep=FLOW_IN_FLIGHT)
         self._flow_gray = gray
         self._flow_time = t

@@ -14,7 +14,6 @@ of a plain decode of the clip (2.7 times in all), so with two free cores `analyz
 
 from __future__ import annotations
 
-import logging
 import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -33,8 +32,6 @@ from cuescore.analysis.features import VideoFeatures, timeline_length
 from cuescore.errors import OptionError
 from cuescore.media.decode import TimeSampler, iter_decoded, output_size, prefetch, to_rgb
 from cuescore.media.probe import VideoInfo, probe
-
-log = logging.getLogger(__name__)
 
 
 class SecondFrames:
@@ -124,8 +121,11 @@ def analyze(
     info = info or probe(path)
     enc = encoder if isinstance(encoder, SemanticEncoder) else get_encoder(encoder, device=device)
     T = timeline_length(info.duration)
-    video_fps = fps or info.fps or 30.0
-    cuts, motion, colour = CutDetector(video_fps), MotionAnalyzer(background=True), ColourAnalyzer()
+    native_fps = info.fps or 30.0
+    video_fps = min(fps, native_fps) if fps else native_fps
+    cuts = CutDetector(video_fps)
+    motion = MotionAnalyzer(background=True, native_fps=native_fps if fps else None)
+    colour = ColourAnalyzer()
     seconds = SecondFrames(enc, T)
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
     try:

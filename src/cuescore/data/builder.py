@@ -34,7 +34,7 @@ from tqdm import tqdm
 from cuescore.analysis import analyze
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures
-from cuescore.data.audio_labels import AudioLabels, label_audio, resolve_density_method
+from cuescore.data.audio_labels import ANALYSIS_RATE, AudioLabels, label_audio, resolve_density_method
 from cuescore.data.muvisync import (
     CHORD_DIR,
     META_DIR,
@@ -167,7 +167,7 @@ def label_video(path: Path, encoder: SemanticEncoder, density: str) -> tuple[Vid
     info = probe(path)
     if not info.has_audio:
         raise InputError(f"{path}: has no audio track; the music labels are made from it")
-    audio = read_audio_track(path)
+    audio = read_audio_track(path, ANALYSIS_RATE, 1, align_to=info.start_time)
     if audio.samples.size == 0 or float(np.abs(audio.samples).max()) < SILENT_PEAK:
         raise InputError(f"{path}: the audio track is silent; the music labels are made from it")
     features = analyze(path, encoder=encoder, info=info)
@@ -213,28 +213,42 @@ def build_dataset(
     make_id = _IdMaker(ids, Path(root))
     paths = collect_videos(videos)
     enc = get_encoder(encoder, device=device)
+    created = not Path(root).exists()
     out = ensure_writable_dir(root)
     report = BuildReport(root=out, density_method=method)
     sources: dict[str, tuple[str, str, int]] = {}
     bar = tqdm(paths, unit="video", desc="dataset", disable=None if progress else True)
-    for path in bar:
-        bar.set_postfix_str(path.name, refresh=False)
-        try:
-            features, labels = label_video(path, enc, method)
-        except CuescoreError as exc:
-            reason = str(exc).removeprefix(f"{path}: ")
-            log.warning("skipping %s: %s", path, reason)
-            report.skipped.append((str(path), reason))
-            continue
-        vid = make_id(path)
-        chords, key = labels.normalized()
-        write_muvisync_example(out, vid, features, chords, key, labels.loudness, labels.note_density)
-        report.written.append(vid)
-        report.sources[vid] = str(path)
-        report.keys[vid] = labels.key.name
-        report.seconds += features.T
-        sources[vid] = (path.name, labels.key.name, features.T)
-    bar.close()
+    try:
+        for path in bar:
+            bar.set_postfix_str(path.name, refresh=False)
+            try:
+                features, labels = label_video(path, enc, method)
+            except CuescoreError as exc:
+                reason = str(exc).removeprefix(f"{path}: ")
+                log.warning("skipping %s: %s", path, reason)
+                report.skipped.append((str(path), reason))
+                continue
+            vid = make_id(path)
+            chords, key = labels.normalized()
+            write_muvisync_example(out, vid, features, chords, key, labels.loudness, labels.note_density)
+            report.written.append(vid)
+            report.sources[vid] = str(path)
+            report.keys[vid] = labels.key.name
+            report.seconds += features.T
+            sources[vid] = (path.name, labels.key.name, features.T)
+    finally:
+        bar.close()
+        if report.written:
+            _register(out, report, sources, split, seed)
+        elif created and not any(out.iterdir()):
+            out.rmdir()
+    return report
+
+
+def _register(out: Path, report: BuildReport, sources: dict[str, tuple[str, str, int]],
+              split: tuple[float, float, float], seed: int) -> None:
+    """Put every written example in a split (existing ids keep theirs) and list its source; also
+    runs after an interruption, so nothing written is left out of the splits."""
     listed = {vid: s for s in SPLITS if split_file(out, s).is_file() for vid in read_split(out, s)}
     assigned = assign_splits([vid for vid in report.written if vid not in listed], split, seed)
     for vid in report.written:
@@ -245,9 +259,7 @@ def build_dataset(
         if not split_file(out, name).is_file():
             ensure_writable_dir(split_file(out, name).parent)
             split_file(out, name).write_text("", encoding="utf-8")
-    if sources:
-        _write_sources(out, sources)
-    return report
+    _write_sources(out, sources)
 
 
 __all__ = ["BuildReport", "ID_STYLES", "assign_splits", "build_dataset", "collect_videos", "label_video",

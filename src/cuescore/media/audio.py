@@ -59,8 +59,13 @@ def write_wav(audio: Audio, path: str | os.PathLike) -> None:
         sf.write(str(tmp), np.clip(audio.samples.T, -1.0, 1.0), audio.sample_rate, subtype="PCM_16", format="WAV")
 
 
-def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels: int = 2) -> Audio:
-    """Decode the first audio stream of any media file, resampled to `sample_rate` and `channels`."""
+def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels: int = 2,
+                     align_to: float | None = None) -> Audio:
+    """Decode the first audio stream of any media file, resampled to `sample_rate` and `channels`.
+
+    align_to: a container time in seconds (e.g. the video's `VideoInfo.start_time`); the result
+    is padded or trimmed at the front so that its sample 0 sounds at that time.
+    """
     layout = "stereo" if channels == 2 else "mono"
     with open_container(path) as container:
         if not container.streams.audio:
@@ -68,8 +73,11 @@ def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
         chunks = []
+        first_time = None
         try:
             for frame in container.decode(stream):
+                if first_time is None and frame.time is not None:
+                    first_time = float(frame.time)
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
             for out in resampler.resample(None):
@@ -77,4 +85,7 @@ def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the audio track cannot be decoded ({_reason(exc)})") from None
     data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    return Audio(data.astype(np.float32), sample_rate)
+    if align_to is not None and first_time is not None:
+        shift = int(round((first_time - align_to) * sample_rate))
+        data = np.pad(data, ((0, 0), (shift, 0))) if shift > 0 else data[:, -shift:]
+    return Audio(data, sample_rate)

@@ -22,7 +22,7 @@ from cuescore.errors import InputError
 from cuescore.media.probe import _reason, open_container, video_stream
 
 _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
-_I420 = ("yuv420p", "yuvj420p")
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 @dataclass
@@ -133,7 +133,8 @@ def to_rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """Convert a decoded frame to uint8 RGB [H, W, 3] of display `size` (width, height)."""
     rot = int(frame.rotation or 0) % 360
     w, h = (size[1], size[0]) if rot in (90, 270) else size
-    if frame.format.name in _I420 and frame.width % 2 == 0 and frame.height % 2 == 0 and w % 2 == 0 and h % 2 == 0:
+    limited_range = frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE
+    if limited_range and frame.width % 2 == 0 and frame.height % 2 == 0 and w % 2 == 0 and h % 2 == 0:
         rgb = _i420_to_rgb(frame, w, h)
     else:
         rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
@@ -191,20 +192,28 @@ def prefetch(iterator: Iterator, depth: int = 8) -> Iterator:
     items: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(entry) -> bool:
+        """Queue `entry` unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((True, item)):
                     return
-            items.put((True, _DONE))
+            put((True, _DONE))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            items.put((False, exc))
+            put((False, exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="cuescore-decode", daemon=True)
     worker.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -13,9 +14,10 @@ from scipy.signal import resample_poly
 from cuescore.errors import OutputError
 from cuescore.fileio import atomic_path, check_output_path
 from cuescore.media.audio import Audio, read_audio_track
-from cuescore.media.probe import VideoInfo, open_container, probe, video_stream
+from cuescore.media.probe import VideoInfo, _reason, open_container, probe, video_stream
 
 # Audio codec per output container; Opus only runs at 48 kHz.
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 _AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 _CODEC_RATE = {"libopus": 48000}
 _FRAME_SAMPLES = 1024
@@ -29,9 +31,11 @@ def audio_codec_for(path: str | os.PathLike) -> str:
     return _AUDIO_CODEC[suffix]
 
 
-def mix_original(audio: Audio, video_path: str | os.PathLike, gain: float) -> Audio:
-    """`audio` with the video's own audio track mixed under it at linear `gain` (peak-limited to 1)."""
-    original = read_audio_track(video_path, audio.sample_rate, audio.channels).fit_length(audio.samples.shape[1])
+def mix_original(audio: Audio, video_path: str | os.PathLike, gain: float, start_time: float = 0.0) -> Audio:
+    """`audio` (starting at the video's first frame, `start_time` s) with the video's own audio
+    track mixed under it, time-aligned, at linear `gain` (peak-limited to 1)."""
+    original = read_audio_track(video_path, audio.sample_rate, audio.channels, align_to=start_time)
+    original = original.fit_length(audio.samples.shape[1])
     mixed = audio.samples + gain * original.samples
     peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
     if peak > 0.999:
@@ -60,25 +64,35 @@ def mux(
     rate = _CODEC_RATE.get(codec, audio.sample_rate)
     track = audio.to_channels(2)
     if original_gain > 0 and info.has_audio:
-        track = mix_original(track, video_path, original_gain)
+        track = mix_original(track, video_path, original_gain, info.start_time)
     if rate != track.sample_rate:
         g = np.gcd(rate, track.sample_rate)
         track = Audio(resample_poly(track.samples, rate // g, track.sample_rate // g, axis=1), rate)
     track = track.fit_length(int(round(info.duration * rate)))
+    check_muxable(video_path, out_path, info)
     with atomic_path(out_path) as tmp:
-        try:
-            _write(video_path, track, tmp, codec, bitrate, info)
-        except av.error.FFmpegError as exc:
-            raise OutputError(
-                f"{out_path}: cannot store {info.codec} video in a '{Path(out_path).suffix}' file ({exc.strerror}); "
-                "try an .mkv output"
-            ) from None
+        _write(video_path, track.samples, rate, tmp, codec, bitrate, info)
     return Path(out_path)
 
 
-def _write(video_path, track: Audio, tmp: Path, codec: str, bitrate: int, info: VideoInfo) -> None:
-    samples = np.ascontiguousarray(np.clip(track.samples, -1.0, 1.0).astype(np.float32))
-    rate = track.sample_rate
+def check_muxable(video_path: str | os.PathLike, out_path: str | os.PathLike, info: VideoInfo | None = None) -> None:
+    """`OutputError` now, before any long work, if `out_path`'s container cannot hold the video
+    stream of `video_path` with cuescore's audio track (e.g. h264 in .webm, VP8 in .mov)."""
+    codec = audio_codec_for(out_path)
+    info = info or probe(video_path)
+    with open_container(video_path) as src:
+        in_v = video_stream(src, video_path)
+        try:
+            with av.open(io.BytesIO(), mode="w", format=_FORMATS[Path(out_path).suffix.lower()]) as dst:
+                dst.add_stream_from_template(in_v)
+                dst.add_stream(codec, rate=_CODEC_RATE.get(codec, 44100), layout="stereo")
+                dst.start_encoding()
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"{out_path}: a '{Path(out_path).suffix}' file cannot hold {info.codec} video "
+                              f"({_reason(exc)}); try an .mkv output") from None
+
+
+def _write(video_path, samples: np.ndarray, rate: int, tmp: Path, codec: str, bitrate: int, info: VideoInfo) -> None:
     with open_container(video_path) as src, av.open(str(tmp), mode="w") as dst:
         in_v = video_stream(src, video_path)
         out_v = dst.add_stream_from_template(in_v)
@@ -90,7 +104,7 @@ def _write(video_path, track: Audio, tmp: Path, codec: str, bitrate: int, info: 
         first_pts = round(info.start_time * rate)
         cursor = 0
         for packet in src.demux(in_v):
-            if packet.dts is None:
+            if packet.size == 0:  # the demuxer's end-of-stream marker; every real packet is copied
                 continue
             t = float(packet.pts * packet.time_base) - info.start_time if packet.pts is not None else 0.0
             cursor = _encode_until(dst, out_a, samples, cursor, int((t + 1.0) * rate), first_pts, codec)
@@ -105,7 +119,7 @@ def _encode_until(dst, stream, samples: np.ndarray, cursor: int, stop: int, firs
     stop = min(stop, samples.shape[1])
     frame_len = 960 if codec == "libopus" else _FRAME_SAMPLES
     while cursor < stop:
-        chunk = samples[:, cursor : cursor + frame_len]
+        chunk = np.ascontiguousarray(np.clip(samples[:, cursor : cursor + frame_len], -1.0, 1.0), np.float32)
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate = stream.rate
         frame.pts = first_pts + cursor

@@ -8,7 +8,7 @@ frame timestamps, never from `index / fps`.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -18,7 +18,11 @@ from cuescore.errors import InputError
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """Facts about a video file. Sizes are display sizes (rotation applied), times in seconds."""
+    """Facts about a video file. Sizes are display sizes (rotation applied), times in seconds.
+
+    start_time is the timestamp of the first decodable frame: every time cuescore reports (cuts,
+    beats, the new soundtrack) counts from there. duration runs from it to the end of the video
+    stream (other streams, such as a longer audio track, do not count)."""
 
     path: str
     duration: float
@@ -33,9 +37,6 @@ class VideoInfo:
     has_audio: bool
     n_frames: int | None
     start_time: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def check_input_file(path: str | os.PathLike) -> Path:
@@ -90,12 +91,13 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         sar = stream.sample_aspect_ratio
         display_w = int(round(coded_w * float(sar))) if sar and float(sar) > 0 else coded_w
         width, height = (coded_h, display_w) if rotation in (90, 270) else (display_w, coded_h)
-        start = _stream_start(stream, container)
-        duration = _duration(stream, container, start)
+        stream_start = _stream_start(stream, container)
+        start = float(first.time) if first.time is not None else stream_start
+        duration = max(0.0, _end_time(path, stream, stream_start) - start)
         fps = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0.0)
         n_frames = int(stream.frames) if stream.frames else None
-        if fps <= 0 and n_frames and duration > 0:
-            fps = n_frames / duration
+        if n_frames and duration > 0 and not 0 < fps <= 2 * n_frames / duration:
+            fps = n_frames / duration  # missing, or absurd as irregular VFR Matroska can report
         return VideoInfo(
             path=str(path),
             duration=duration,
@@ -136,15 +138,24 @@ def _stream_start(stream, container) -> float:
     return 0.0
 
 
-def _duration(stream, container, start: float) -> float:
-    """Video duration in seconds; from stream metadata, else container, else by demuxing."""
+def _end_time(path, stream, start: float) -> float:
+    """End of the video stream in seconds: from its duration, Matroska's DURATION tag, or by
+    demuxing its packets (a fresh read, so unseekable input works)."""
     if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return max(0.0, container.duration / av.time_base - max(0.0, start))
-    end = 0.0
-    container.seek(0)
-    for packet in container.demux(stream):
-        if packet.pts is not None and packet.time_base is not None:
-            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-    return max(0.0, end - start)
+        return start + float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return start + int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            pass
+    end = start
+    with open_container(path) as container:
+        try:
+            for packet in container.demux(video_stream(container, path)):
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        except av.error.FFmpegError:
+            pass
+    return end

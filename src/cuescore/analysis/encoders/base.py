@@ -26,6 +26,8 @@ class SemanticEncoder(ABC):
 
     NAME: ClassVar[str]
     USES_DEVICE: ClassVar[bool] = False
+    TAKES_ARGUMENT: ClassVar[bool] = False
+    """True for encoders whose spec names a model ("name:argument")."""
     """True for encoders that run a model and take a `device` option."""
     frame_short_side: int = 144
     batch_size: int = 16
@@ -81,6 +83,8 @@ def get_encoder(spec: str, *, device: str = "auto", **options) -> SemanticEncode
     if name not in ENCODERS:
         raise OptionError(f"unknown encoder '{spec}'; choose one of: {', '.join(available_encoders())}")
     cls = ENCODERS[name]
+    if arg and not cls.TAKES_ARGUMENT:
+        raise OptionError(f"encoder '{name}' takes no ':' argument; write --encoder {name}")
     if cls.USES_DEVICE:
         options["device"] = device
     return cls(arg, **options) if arg else cls(**options)

@@ -198,6 +198,7 @@ class ClipEncoder(SemanticEncoder):
 
     NAME = "clip"
     USES_DEVICE = True
+    TAKES_ARGUMENT = True
 
     def __init__(
         self,
