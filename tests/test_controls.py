@@ -101,3 +101,11 @@ def test_argparse_rejects_unknown_choice(capsys):
     with pytest.raises(SystemExit):
         parser().parse_args(["--mode", "lydian"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_keys_are_spelled_as_musicians_write_them():
+    from cuescore.music.plan import Key
+
+    spelled = {k: Key.parse(k).name for k in ("Bb minor", "Eb major", "F# minor", "C#m", "Db", "D minor", "A")}
+    assert spelled == {"Bb minor": "Bb minor", "Eb major": "Eb major", "F# minor": "F# minor", "C#m": "C# minor",
+                       "Db": "Db major", "D minor": "D minor", "A": "A major"}

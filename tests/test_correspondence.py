@@ -129,3 +129,13 @@ def test_pop909_statistics(shared_media):
 def test_correlations_leave_out_a_last_second_under_half_a_second():
     from cuescore.evaluation.correspondence import full_seconds
     assert [full_seconds(d) for d in (12.0, 10.01, 10.6, 0.3, 1.2)] == [12, 10, 11, 1, 1]
+
+
+def test_emotion_correspondence_reads_a_short_last_second_inside_the_video():
+    from cuescore.evaluation import emotion_correspondence
+
+    plan = MusicPlan(duration=10.2, tempo_map=[TempoChange(0.0, 120.0)], beats=[i * 0.5 for i in range(21)],
+                     downbeats=[i * 2.0 for i in range(6)], key=Key(0, "major"), chords=[ChordSpan(0, 10.2, "C")],
+                     density=[1] * 6, energy=[0.5] * 6)
+    share, seconds = emotion_correspondence(np.vstack([emotion_rows(["exciting"], 0.9)] * 11), plan)
+    assert seconds == 11 and share == 1.0

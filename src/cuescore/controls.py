@@ -87,7 +87,7 @@ class Controls:
                                metavar="BPM")
     tempo_max: float = control(160.0, "float", "fastest tempo the engine may choose, BPM", low=40, high=220,
                                metavar="BPM")
-    energy: float = control(1.0, "float", "scale of loudness and intensity; 1 = as analysed", low=0, high=2)
+    energy: float = control(1.0, "float", "scale of the music's dynamics and intensity (note velocities, drums); 1 = as analysed; the overall level is --loudness", low=0, high=2)
     instruments: str = control("auto", "str", "instrument preset; auto = chosen from the video's mood",
                                choices=INSTRUMENT_CHOICES)
     weight_emotion: float = control(1.0, "float", "influence of the video's emotion on key, chords and energy",
@@ -222,7 +222,7 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
 
 _GROUP_TITLES = {
     "music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)",
-    "output": "output", "learned": "learned engines (amt, codec)",
+    "output": "output", "learned": "learned engines (amt)",
 }
 
 

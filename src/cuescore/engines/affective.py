@@ -91,7 +91,7 @@ class AffectiveEngine(Engine):
             energy=[round(float(e), 4) for e in per_bar(energy, downbeats, duration)],
             instruments=dict(INSTRUMENT_PRESETS[preset]),
             accents=self._accents(features, beats, off_grid),
-            cuts=list(hard), beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=self.controls.seed,
+            cuts=list(hard) if self.controls.weight_cuts > 0 else [], beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=self.controls.seed,
             extra={
                 "emotion": np.round(features.emotion, 4).tolist(),
                 "drive": np.round(drive, 4).tolist(),

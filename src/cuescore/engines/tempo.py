@@ -74,6 +74,8 @@ def fit_beat_grid(
         if best is None or total < best[0]:
             best = (total, phase, state)
     _, phase, state = best
+    if len(state.anchors) < 2:  # no stretch between cuts holds a whole beat: nothing to chase
+        return constant_grid(duration, target, beats_per_bar)
     grid = _beats_through(list(state.anchors), duration, lo, hi)
     beats = [b for b in grid if b < duration - 1e-9]
     return _tempo_map(grid), beats, beats[phase::beats_per_bar]

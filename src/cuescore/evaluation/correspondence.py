@@ -78,7 +78,7 @@ def emotion_correspondence(emotion: np.ndarray, plan: MusicPlan, threshold: floa
         if row[e] < threshold or not EMOTION_QUALITIES[EMOTIONS[e]]:
             continue
         total += 1
-        chord = plan.chord_at(t + 0.5)
+        chord = plan.chord_at(min(t + 0.5, (t + plan.duration) / 2))
         hits += (not chord.is_none) and chord.quality in EMOTION_QUALITIES[EMOTIONS[e]]
     return (hits / total if total else None), total
 

@@ -17,6 +17,11 @@ from cuescore.fileio import atomic_path
 from cuescore.music.chords import Chord, parse_chord
 
 MODES = ("major", "minor")
+_FLAT_NAMES = {1: "Db", 3: "Eb", 5: "F", 8: "Ab", 10: "Bb", 0: "C", 7: "G", 2: "D"}
+_FLAT_MAJOR = frozenset({5, 10, 3, 8, 1})
+"""F, Bb, Eb, Ab and Db major are written with flats."""
+_FLAT_MINOR = frozenset({2, 7, 0, 5, 10})
+"""D, G, C, F and Bb minor are written with flats."""
 
 
 @dataclass
@@ -63,7 +68,10 @@ class Key:
 
     @property
     def name(self) -> str:
-        return f"{Chord(self.tonic, 'maj').label} {self.mode}"
+        """"A minor", "Bb major": flats for the keys written with flats, sharps otherwise."""
+        flat = _FLAT_MAJOR if self.mode == "major" else _FLAT_MINOR
+        tonic = _FLAT_NAMES[self.tonic] if self.tonic in flat else Chord(self.tonic, "maj").label
+        return f"{tonic} {self.mode}"
 
     @staticmethod
     def parse(text: str) -> "Key":
