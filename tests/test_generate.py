@@ -48,7 +48,7 @@ def video_packets(path) -> list[tuple[bytes, Fraction, bool]]:
     """Every video packet: its bytes, presentation time (exact) and keyframe flag."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        return [(bytes(p), Fraction(p.pts) * v.time_base, p.is_keyframe) for p in c.demux(v) if p.dts is not None]
+        return [(bytes(p), Fraction(p.pts) * v.time_base, p.is_keyframe) for p in c.demux(v) if p.size > 0]
 
 
 def midi_notes(path) -> list[tuple]:

@@ -92,7 +92,7 @@ def test_bad_input_is_a_one_line_input_error(tmp_path, kind):
 def _video_packets(path):
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        return [(bytes(p), float(p.pts * p.time_base), p.is_keyframe) for p in c.demux(v) if p.dts is not None]
+        return [(bytes(p), float(p.pts * p.time_base), p.is_keyframe) for p in c.demux(v) if p.size > 0]
 
 
 def test_mux_copies_video_packets_and_fits_audio_to_the_video(demo_clip, tmp_path):
@@ -136,3 +136,34 @@ def test_mux_failures_leave_nothing(demo_clip, tmp_path):
     with pytest.raises(OutputError):
         mux(vp8, audio, tmp_path / "vp8.mov")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.webm"]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_mux_keeps_the_first_keyframe_of_a_matroska_source(tmp_path, suffix):
+    """Matroska gives the first packets of a B-frame stream no DTS; they must be copied too."""
+    src = make_video(tmp_path / "in.mkv", n_frames=40)
+    with av.open(str(src)) as c:
+        assert any(p.dts is None and p.size for p in c.demux(video=0))
+    out = mux(src, Audio(np.zeros((2, 44100), np.float32), 44100), tmp_path / f"out{suffix}")
+    assert [p[0] for p in _video_packets(out)] == [p[0] for p in _video_packets(src)]
+    assert len(list(iter_frames(out))) == 40
+    assert probe(out).duration == pytest.approx(probe(src).duration, abs=1 / 30)
+
+
+def test_duration_is_the_video_streams_even_when_the_audio_runs_longer(tmp_path):
+    path = tmp_path / "long_audio.mkv"
+    with av.open(str(path), mode="w") as out:
+        v = out.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 64, 64, "yuv420p"
+        a = out.add_stream("aac", rate=44100, layout="stereo")
+        for i in range(60):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 4, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        for start in range(0, 44100 * 6, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 44100, start
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    assert probe(path).duration == pytest.approx(2.0, abs=1 / 30)
