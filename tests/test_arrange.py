@@ -199,3 +199,24 @@ def test_tidy_clips_and_separates_repeated_pitches():
     track = Track("t", 0, notes=[Note(60, 1.0, 3.0, 90), Note(60, 2.0, 2.5, 200), Note(62, -0.5, 9.0, 50)])
     track.tidy(5.0)
     assert track.notes == [Note(62, 0.0, 5.0, 50), Note(60, 1.0, 2.0, 90), Note(60, 2.0, 2.5, 127)]
+
+
+def test_every_cut_keeps_its_crash_when_cuts_follow_closely():
+    import dataclasses
+
+    base = make_plan()
+    b = base.beats
+
+    def half(k: int) -> float:
+        return (b[k] + b[k + 1]) / 2
+
+    # cuts half a beat, one beat and one and a half beats apart, in loud and quiet bars
+    cuts = [b[8], half(8), b[10], half(10), b[12], b[13], half(13), b[15], half(16), b[18], b[19], b[20],
+            half(20), b[22], b[24], half(25), b[27]]
+    plan = dataclasses.replace(base, cuts=sorted(cuts))
+    plan.validate()
+    sixteenth = 60.0 / plan.tempo_map[0].bpm / 4
+    for seed in range(4):
+        drums = arrange(plan, seed=seed).track("drums").notes
+        for cut in plan.cuts:
+            assert any(n.pitch == CRASH and abs(n.start - cut) <= sixteenth / 2 + 1e-6 for n in drums), (seed, cut)

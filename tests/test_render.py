@@ -128,15 +128,15 @@ def test_read_midi_round_trip_and_errors(tmp_path, score):
         read_midi(tmp_path / "none.mid")
 
 
-def test_parallel_render_equals_the_serial_one(score):
-    serial = synthesize(score, workers=1).samples
+def test_parallel_render_equals_the_serial_one(long_score):
+    serial = synthesize(long_score, workers=1).samples
     for workers in (2, 3):
-        parallel = synthesize(score, workers=workers).samples
+        parallel = synthesize(long_score, workers=workers).samples
         assert parallel.shape == serial.shape and parallel.dtype == np.float32
-        np.testing.assert_allclose(parallel, serial, atol=1e-5)
+        assert np.array_equal(parallel, serial)
 
 
-def test_parallel_render_survives_a_failing_worker(score, monkeypatch):
+def test_parallel_render_survives_a_failing_worker(long_score, monkeypatch):
     import os
 
     from cuescore.render import parallel
@@ -152,7 +152,7 @@ def test_parallel_render_survives_a_failing_worker(score, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(backend, "render", render)
-    n, events = int(np.ceil(score.duration * SR)), score_events(score, SR)
+    n, events = int(np.ceil(long_score.duration * SR)), score_events(long_score, SR)
     out = parallel.render_parallel(backend, events, n, SR, default_soundfont(), workers=2)
     np.testing.assert_allclose(out, parallel.render_parallel(backend, events, n, SR, default_soundfont(), workers=1),
                                atol=1e-5)
@@ -203,3 +203,91 @@ def test_upsampling_is_flat_below_the_edge_and_quiet_above_its_mirror():
     freqs = np.fft.rfftfreq(len(y), 1 / SR)
     image = spectrum[np.abs(freqs - (rate - 9000.0)) < 50].max()  # 9 kHz mirrored about 11.025 kHz
     assert 20 * np.log10(image / spectrum.max()) < -60
+
+
+@pytest.fixture(scope="module")
+def long_score():
+    from plan_fixtures import make_plan
+
+    from cuescore.music.arrange import arrange
+
+    return arrange(make_plan(duration=64.0), seed=1)
+
+
+def test_render_and_master_are_bit_identical_for_any_number_of_workers(long_score, tmp_path, monkeypatch):
+    import importlib
+
+    import soundfile as sf
+
+    from cuescore.media.audio import write_wav
+
+    master_module = importlib.import_module("cuescore.render.master")
+
+    written = []
+    for workers in (1, 2):
+        monkeypatch.setattr(master_module, "idle_workers", lambda n, sr, w=workers: w)
+        path = tmp_path / f"{workers}.wav"
+        write_wav(master(synthesize(long_score, workers=workers)), path)
+        written.append(sf.read(str(path), dtype="int16")[0])
+    assert written[0].shape == written[1].shape
+    assert np.array_equal(written[0], written[1])
+
+
+def test_master_parts_do_not_depend_on_the_workers(long_score):
+    from cuescore.render.master import _room_and_compression
+
+    x = synthesize(long_score, workers=1).samples[:, : 45 * SR] * np.float32(4.0)
+    one = _room_and_compression(x, SR, 0.25, workers=1)
+    for workers in (2, 3):
+        assert np.array_equal(one, _room_and_compression(x, SR, 0.25, workers=workers))
+
+
+def test_render_falls_back_in_process_when_sigchld_is_ignored(long_score, monkeypatch):
+    import os
+    import signal
+
+    from cuescore.render import parallel
+
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(parallel.os, "fork", fork)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        ignored = synthesize(long_score, workers=2).samples
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert forks == []
+    assert np.array_equal(ignored, synthesize(long_score, workers=1).samples)
+
+
+def test_wait_for_a_child_reaped_elsewhere_falls_back_in_process(long_score, monkeypatch):
+    import os
+
+    from cuescore.render import parallel
+
+    def lost(pid, options):
+        raise ChildProcessError(10, "No child processes")
+
+    real_waitpid = os.waitpid
+    calls = []
+
+    def waitpid(pid, options):
+        calls.append(pid)
+        return lost(pid, options) if len(calls) == 1 else real_waitpid(pid, options)
+
+    monkeypatch.setattr(parallel.os, "waitpid", waitpid)
+    out = synthesize(long_score, workers=2).samples
+    monkeypatch.setattr(parallel.os, "waitpid", real_waitpid)
+    assert calls and np.array_equal(out, synthesize(long_score, workers=1).samples)
+
+
+def test_short_renders_stay_in_process(score, monkeypatch):
+    from cuescore.render import parallel
+
+    monkeypatch.setattr(parallel, "_fork_render", lambda *a: pytest.fail("forked for a short render"))
+    synthesize(score, workers=4)

@@ -126,10 +126,11 @@ def write_drums(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         phrase_end = tier == 3 and bar.index % 4 == 3 and rng.random() < 0.5
         if not cut_at_end and (section_next or phrase_end) and tl.time(end) <= tl.ending + 1e-6:
             _fill(kit, end, bar.energy)
-    for cut in tl.cuts:
+    for cut in tl.cuts:  # every fill first: a fill clears the groove under it, a cut's crash included
         before = tl.bar_at(max(0.0, tl.time(tl.position(cut) - 1.0)))
         if not before.quiet and cut <= tl.ending + 1e-6:
             _fill(kit, tl.position(cut), before.energy)
+    for cut in tl.cuts:
         _crash_at(tl, kit, cut)
     for accent in tl.accents:
         bar = tl.bar_at(accent)

@@ -170,11 +170,3 @@ class Timeline:
         i = bisect.bisect_left(self.accents, t - tolerance)
         return i < len(self.accents) and abs(self.accents[i] - t) <= tolerance
 
-    def before_cut(self, t: float, beats: float = 1.0) -> float | None:
-        """The cut that follows `t` within `beats` beats, else None."""
-        pos = self.position(t)
-        for cut in self.cuts:
-            cut_pos = self.position(cut)
-            if pos < cut_pos - 1e-6 and cut_pos - pos <= beats + 1e-6:
-                return cut
-        return None

@@ -22,12 +22,6 @@ def scale_pitch_classes(key: Key) -> tuple[int, ...]:
     return tuple((key.tonic + s) % 12 for s in steps)
 
 
-def is_diatonic(chord: Chord, key: Key) -> bool:
-    """True when every tone of `chord` lies in the scale of `key` (N counts as diatonic)."""
-    scale = set(scale_pitch_classes(key))
-    return all(pc in scale for pc in chord.pitch_classes)
-
-
 def chord_scale(chord: Chord, key: Key) -> tuple[int, ...]:
     """The key's seven-note scale bent to fit `chord`, sorted pitch classes.
 

@@ -7,8 +7,8 @@ with its ceiling at -1 dBTP. The loudness is measured once after compression; th
 the energy it removed per 100 ms hop, from which the loudness after limiting is predicted and the
 gain corrected, so the track is re-measured only when the limiter took off more than
 `TOLERANCE_LU`. Meters and limiter work on whole arrays (`render.meter`, `render.limiter`); reverb
-and compression run in threads over parts of the track where cores are idle. About 0.3 s of CPU
-per minute of stereo audio at the default target, 40 % of it in the reverb.
+and compression run over parts of the track on a grid fixed by its length, in threads where cores
+are idle. About 0.3 s of CPU per minute of stereo audio at the default target, 40 % of it in the reverb.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ REVERB_TAIL_SECONDS = 4.0
 """The reverb's tail is below -130 dB by then: a part's reverb is computed this far past its end."""
 COMPRESSOR_PREROLL_SECONDS = 2.0
 """Audio fed to the compressor ahead of a part (8 release times): its state then matches exactly."""
+PART_SECONDS = 20.0
+"""Reverb and compression run over parts of at least this long (a track under twice it is one
+part), on a grid fixed by the track's length: threads share the parts out."""
 MAX_STEPS = 6
 MAX_LIMITING_DB = 6.0
 """The gain never goes more than this above the one that meets the target before limiting."""
@@ -108,10 +111,12 @@ def master(audio: Audio, target_lufs: float = -14.0, reverb: float = 0.25) -> Au
 
 
 def _room_and_compression(x: np.ndarray, sr: int, reverb: float, workers: int | None = None) -> np.ndarray:
-    """Reverb (if `reverb` > 0) then compression. Where cores are idle, in threads over parts of
-    the track (pedalboard releases the GIL): the reverb is linear, so each part is reverberated on
-    its own with a silent tail that overlaps the next; each part is compressed after a pre-roll of
-    the audio before it, long enough for the compressor's state to match the serial one's."""
+    """Reverb (if `reverb` > 0) then compression, over parts of the track on a grid fixed by its
+    length (`PART_SECONDS`), in threads where cores are idle (pedalboard releases the GIL): the
+    reverb is linear, so each part is reverberated on its own with a silent tail that overlaps the
+    next; each part is compressed after a pre-roll of the audio before it, long enough for the
+    compressor's state to match a whole-track one's. The parts, and the order their reverb tails
+    are summed in, depend on the length only: any number of workers gives the same samples."""
     def room() -> Reverb:
         return Reverb(room_size=0.5, damping=0.45, wet_level=reverb, dry_level=1.0 - 0.3 * reverb, width=0.9)
 
@@ -119,11 +124,14 @@ def _room_and_compression(x: np.ndarray, sr: int, reverb: float, workers: int | 
         return Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=25.0, release_ms=250.0)
 
     n = x.shape[1]
-    workers = idle_workers(n, sr) if workers is None else max(1, workers)
-    if workers <= 1:
+    # The parts lie on a grid fixed by the length alone: the workers only change who computes a
+    # part, never where parts start, so the output is the same for any number of them.
+    parts = max(1, int(n / sr // PART_SECONDS))
+    workers = min(parts, idle_workers(n, sr) if workers is None else max(1, workers))
+    if parts == 1:
         board = Pedalboard(([room()] if reverb > 0 else []) + [compression()])
         return np.asarray(board(x, sr), dtype=np.float32)
-    cuts = np.linspace(0, n, workers + 1).astype(int)
+    cuts = np.linspace(0, n, parts + 1).astype(int)
     tail, pre = int(REVERB_TAIL_SECONDS * sr), int(COMPRESSOR_PREROLL_SECONDS * sr)
     with ThreadPoolExecutor(workers) as pool:
         wet = x
@@ -133,14 +141,14 @@ def _room_and_compression(x: np.ndarray, sr: int, reverb: float, workers: int | 
                 part[:, : cuts[k + 1] - cuts[k]] = x[:, cuts[k]:cuts[k + 1]]
                 return room()(part, sr)
             wet = np.zeros_like(x)
-            for k, part in enumerate(pool.map(reverberate, range(workers))):
+            for k, part in enumerate(pool.map(reverberate, range(parts))):
                 stop = min(n, cuts[k] + part.shape[1])
                 wet[:, cuts[k]:stop] += part[:, : stop - cuts[k]]
 
         def compress(k: int) -> np.ndarray:
             start = max(0, cuts[k] - pre)
             return compression()(wet[:, start:cuts[k + 1]], sr)[:, cuts[k] - start:]
-        return np.concatenate(list(pool.map(compress, range(workers))), axis=1).astype(np.float32, copy=False)
+        return np.concatenate(list(pool.map(compress, range(parts))), axis=1).astype(np.float32, copy=False)
 
 
 def _limit_and_predict(

@@ -5,10 +5,12 @@ note-off plus release tail (read from the SoundFont's headers, `render.soundfont
 Its worker plays just those notes (and every program and controller change) from the first one's
 start, with the same rendering-call boundaries as a whole render (`synth.BLOCK`), so each voice is
 computed exactly as in the serial render; only the order in which voices are summed differs.
-Whole renders (`Job`s: a score's full-rate and half-rate parts) go to the processes longest first
-by estimated work (voices × seconds); the piece that sets the finishing time is cut in two at its
-middle in work while that helps. Workers write into anonymous shared memory maps; a worker that
-fails or hangs has its pieces rendered in-process.
+A job of FORK_MIN_SECONDS or more is cut into pieces of about PIECE_SECONDS on a grid fixed by its
+length alone (`pieces_of`), and every render, serial or forked, renders those same pieces, so the
+output does not depend on the number of workers, bit for bit. Pieces go to the processes longest
+first by estimated work (voices × seconds). Workers write into anonymous shared memory maps; a
+worker that fails or hangs has its pieces rendered in-process, and so has everything when the host
+ignores SIGCHLD (its children cannot be waited for).
 Used on Linux only (fork is unsafe with some macOS system libraries; Windows has none).
 """
 
@@ -31,6 +33,10 @@ from cuescore.render.soundfont import channel_regions
 
 MIN_STRETCH_SECONDS = 8.0
 """No stretch shorter than this: below it the fork and the pre-roll of ringing notes cost more than they save."""
+PIECE_SECONDS = 15.0
+"""Jobs of FORK_MIN_SECONDS or more render in pieces of about this long, on a grid fixed by their length."""
+FORK_MIN_SECONDS = 60.0
+"""Less audio than this renders whole and in-process: forking barely pays below it."""
 COST_TAIL_SECONDS = 2.0
 """Release tails count at most this long in the work estimate (most samples end before)."""
 
@@ -127,10 +133,21 @@ class Job:
         return a, b, start, wanted
 
 
+def pieces_of(job: Job) -> list[tuple[int, int]]:
+    """The stretches [a, b) `job` is rendered in: whole below FORK_MIN_SECONDS, else a fixed grid of
+    about PIECE_SECONDS each. They depend on the job's length only, never on the workers, so the
+    output is the same (bit for bit) however many processes render it, in-process included."""
+    seconds = job.n / job.sample_rate
+    if seconds < FORK_MIN_SECONDS:
+        return [(0, job.n)] if job.n > 0 else []
+    cuts = np.linspace(0, job.n, max(1, int(round(seconds / PIECE_SECONDS))) + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
 def plan(jobs: list[Job], workers: int) -> list[list[tuple[int, int, int]]]:
-    """Per process, the pieces (job index, a, b) it renders: whole jobs assigned longest first to
-    the least loaded process, the piece that sets the finishing time split at its middle in work
-    while that shortens it by 10 % or more and pieces stay over MIN_STRETCH_SECONDS."""
+    """Per process, the pieces (job index, a, b) it renders: the fixed pieces of `pieces_of`,
+    assigned longest first by estimated work to the least loaded process. The workers only
+    change who renders a piece, never where pieces start."""
     curves = [job.work() for job in jobs]
 
     def done(j: int, sample: int) -> float:  # work before `sample`, to the bin
@@ -141,49 +158,68 @@ def plan(jobs: list[Job], workers: int) -> list[list[tuple[int, int, int]]]:
     def cost(j: int, a: int, b: int) -> float:
         return done(j, b) - done(j, a) + 1e-3
 
-    def assign(pieces):
-        loads, groups = [0.0] * workers, [[] for _ in range(workers)]
-        for piece in sorted(pieces, key=lambda p: -cost(*p)):
-            k = loads.index(min(loads))
-            loads[k] += cost(*piece)
-            groups[k].append(piece)
-        return max(loads), groups
-
-    pieces = [(j, 0, job.n) for j, job in enumerate(jobs) if job.n > 0]
-    best, groups = assign(pieces)
-    for _ in range(4 * workers):
-        j, a, b = max(pieces, key=lambda p: cost(*p))
-        job = jobs[j]
-        if (b - a) < 2 * MIN_STRETCH_SECONDS * job.sample_rate:
-            break
-        cum, bin_len = curves[j]
-        shortest = int(MIN_STRETCH_SECONDS * job.sample_rate)
-        mid = int(np.searchsorted(cum, (done(j, a) + done(j, b)) / 2) + 1) * bin_len
-        mid = min(max(mid, a + shortest), b - shortest)
-        trial = [p for p in pieces if p != (j, a, b)] + [(j, a, mid), (j, mid, b)]
-        span, trial_groups = assign(trial)
-        if span > 0.9 * best:
-            break
-        pieces, best, groups = trial, span, trial_groups
+    loads, groups = [0.0] * max(1, workers), [[] for _ in range(max(1, workers))]
+    pieces = [(j, a, b) for j, job in enumerate(jobs) for a, b in pieces_of(job)]
+    for piece in sorted(pieces, key=lambda p: -cost(*p)):
+        k = loads.index(min(loads))
+        loads[k] += cost(*piece)
+        groups[k].append(piece)
     return [g for g in groups if g]
 
 
+def _can_fork() -> bool:
+    """fork is used on Linux only, and not while SIGCHLD is ignored (children are then reaped by
+    the kernel and cannot be waited for)."""
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return False
+    try:
+        return signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
+    except (ValueError, AttributeError):
+        return False
+
+
+def _render_piece(job: Job, a: int, b: int) -> np.ndarray:
+    """`job`'s samples [a, b) as float32 [2, b - a] (a whole job renders without pre-roll)."""
+    if (a, b) == (0, job.n):
+        return job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont)
+    _, _, start, wanted = job.stretch(a, b)
+    return job.backend.render(job.events, start, b, job.sample_rate, job.soundfont, wanted)[:, a - start:]
+
+
+def _render_in_process(jobs: list[Job]) -> list[np.ndarray]:
+    """Each job's pieces in turn, in this process."""
+    outputs = []
+    for job in jobs:
+        out = np.zeros((2, job.n), np.float32)
+        try:
+            for a, b in pieces_of(job):
+                out[:, a:b] = _render_piece(job, a, b)
+        except ValueError:  # unreadable headers: let the backend report the SoundFont
+            out = np.ascontiguousarray(job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont))
+        outputs.append(out)
+    return outputs
+
+
 def render_jobs(jobs: list[Job], workers: int | None = None) -> list[np.ndarray]:
-    """Each job's float32 [2, n], rendered by up to `workers` processes (default: the CPU cores
-    this process may use); in-process when one is enough or fork is not used."""
+    """Each job's float32 [2, n], rendered in the fixed pieces of `pieces_of` by up to `workers`
+    processes (default: `default_workers`, the idle cores by the load average, at most one per
+    MIN_STRETCH_SECONDS). Forked only for FORK_MIN_SECONDS of audio or more, on Linux, and while
+    SIGCHLD is not ignored; otherwise in-process. The result is the same in every case."""
     total_seconds = sum(job.n / job.sample_rate for job in jobs)
     if workers is None:
         workers = default_workers(int(total_seconds * 44100), 44100)
     groups = []
-    if workers > 1 and sys.platform == "linux" and hasattr(os, "fork"):
+    if workers > 1 and total_seconds >= FORK_MIN_SECONDS and _can_fork():
         try:
             groups = plan(jobs, workers)
         except ValueError:  # unreadable headers: let the backend report the SoundFont
             groups = []
     if len(groups) <= 1:
-        return [np.ascontiguousarray(job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont))
-                for job in jobs]
-    return _fork_render(jobs, groups)
+        return _render_in_process(jobs)
+    try:
+        return _fork_render(jobs, groups)
+    except ChildProcessError:  # the host reaps children itself (SIGCHLD ignored meanwhile)
+        return _render_in_process(jobs)
 
 
 def render_parallel(backend, events: list[ChannelEvent], n: int, sample_rate: int, soundfont: Path,
@@ -199,9 +235,7 @@ def _fork_render(jobs: list[Job], groups: list[list[tuple[int, int, int]]]) -> l
     def render(group) -> None:
         for j, a, b in group:
             job = jobs[j]
-            _, _, start, wanted = job.stretch(a, b)
-            outputs[j][:, a:b] = job.backend.render(job.events, start, b, job.sample_rate, job.soundfont,
-                                                    wanted)[:, a - start:]
+            outputs[j][:, a:b] = _render_piece(job, a, b)
 
     children: list[tuple[int, list]] = []
     pending = []  # groups left to render in-process
@@ -226,8 +260,10 @@ def _fork_render(jobs: list[Job], groups: list[list[tuple[int, int, int]]]) -> l
         render(groups[0])
         deadline = time.monotonic() + max(60.0, 20.0 * (time.monotonic() - t0))
         while children:
-            pid, group = children.pop()
-            if not _wait(pid, deadline):
+            pid, group = children[-1]
+            ok = _wait(pid, deadline)
+            children.pop()  # only once waited for: an interrupt leaves it to the cleanup below
+            if not ok:
                 pending.append(group)
         for group in pending:
             render(group)
