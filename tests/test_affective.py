@@ -15,7 +15,7 @@ from cuescore.engines.harmony import is_diatonic
 from cuescore.errors import InputError, OptionError, OutputError
 from cuescore.evaluation.correspondence import evaluate
 from cuescore.music.plan import MusicPlan
-from tests.feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS, make_features
+from feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS, make_features
 
 SHOT_MOODS = ["exciting", "tense", "sad", "fearful", "relaxing", "exciting", "sad", "tense", "fearful", "relaxing",
               "exciting", "sad"]

@@ -60,13 +60,6 @@ def test_shapes_and_probabilities(encoder):
     assert patches.shape == (5, *encoder.patch_shape) and patches.dtype == np.float32
 
 
-def test_combined_pass_matches_separate_calls(encoder):
-    images = frames(3, seed=1)
-    emb, emo = encoder.encode_with_emotion(images)
-    np.testing.assert_array_equal(emb, encoder.encode(images))
-    np.testing.assert_array_equal(emo, encoder.emotion(images))
-
-
 def test_deterministic_across_loads_and_batch_sizes(encoder, tiny_dir):
     images = frames(5, seed=2)
     emb, emo = encoder.encode_with_emotion(images)

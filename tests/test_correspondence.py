@@ -14,7 +14,7 @@ from cuescore.evaluation import (
 from cuescore.errors import InputError
 from cuescore.music.chords import Chord
 from cuescore.music.plan import ChordSpan, Key, MusicPlan, TempoChange
-from tests.feature_fixtures import emotion_rows
+from feature_fixtures import emotion_rows
 
 CUTS = [1.0, 3.02, 5.3, 6.0]
 """On a beat, on a beat and a chord change, on neither, on a downbeat and a chord change."""

@@ -12,7 +12,7 @@ from cuescore.analysis.cuts import CutDetector, scene_offset
 from cuescore.analysis.features import HARD_CUT, Transition
 from cuescore.media.decode import iter_frames
 from cuescore.media.probe import probe
-from tests.video_factory import make_video
+from video_factory import make_video
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "media" / "video"
 

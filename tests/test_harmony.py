@@ -16,7 +16,7 @@ from cuescore.engines.harmony import (
 from cuescore.engines.tempo import constant_grid
 from cuescore.music.chords import EMOTION_QUALITIES, Chord
 from cuescore.music.plan import Key
-from tests.feature_fixtures import emotion_rows, make_features
+from feature_fixtures import emotion_rows, make_features
 
 
 def one_hot(name: str, p: float = 0.9) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cuescore.engines.tempo import constant_grid, fit_beat_grid, on_grid_share
-from tests.feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS
+from feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS
 
 RANGE = (60.0, 160.0)
 
