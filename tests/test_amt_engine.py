@@ -22,10 +22,10 @@ from cli_runner import cli
 from cuescore.controls import Controls
 from cuescore.engines import get_engine
 from cuescore.engines.amt import chord_spans, density_levels, loudness_energy
-from cuescore.engines.tempo import on_grid_share
 from cuescore.errors import OptionError
 from cuescore.evaluation import chord_changes, load_plan
 from cuescore.music.chords import parse_chord
+from cuescore.music.tempo import on_grid_share
 
 from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thread)
 

@@ -34,14 +34,14 @@ import numpy as np
 from cuescore.analysis.features import EMOTIONS, VideoFeatures
 from cuescore.controls import Controls
 from cuescore.engines.base import AnalysisNeeds, Composition, Engine
-from cuescore.engines.harmony import choose_key
-from cuescore.engines.tempo import BEAT_TOLERANCE, on_grid_share
+from cuescore.engines.key import choose_key
 from cuescore.engines.video_plan import PlanParts, PlanRecord, VideoPlanner, around
 from cuescore.errors import OptionError
 from cuescore.evaluation.correspondence import chord_changes
 from cuescore.music.arrange import arrange
 from cuescore.music.chords import chord_from_token
 from cuescore.music.plan import ChordSpan, Key
+from cuescore.music.tempo import BEAT_TOLERANCE, on_grid_share
 
 REGRESSION_SUBDIR = "regression"
 """Where the engine looks for the density/loudness regressor inside the checkpoint folder."""
