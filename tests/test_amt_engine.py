@@ -1,7 +1,7 @@
 """The `amt` engine end to end, through the command line.
 
 The demo clip is analysed by our own pipeline (handcrafted encoder, 128-d) and exported into a
-small MuVi-Sync folder with `VideoFeatures.export_muvisync`; `cuescore train amt` / `train
+small MuVi-Sync folder with `write_muvisync_example`; `cuescore train amt` / `train
 regression` / `train baseline` fit debug-sized models on it for an epoch or two, `cuescore
 evaluate amt` scores them, and `cuescore generate --engine amt` scores the clip with them.
 """
@@ -20,6 +20,7 @@ import pytest
 from cuescore.analysis import VideoFeatures
 from cli_runner import cli
 from cuescore.controls import Controls
+from cuescore.data.muvisync import write_muvisync_example
 from cuescore.engines import get_engine
 from cuescore.engines.amt import chord_spans, density_levels, loudness_energy
 from cuescore.errors import OptionError
@@ -59,8 +60,8 @@ def dataset(features_dir, work) -> Path:
     shot = [sum(t >= s for s in shot_starts) - 1 for t in range(features.T)]
     for split, count in (("train", 6), ("val", 2), ("test", 2)):
         for i in range(count):
-            features.export_muvisync(
-                work / "muvisync", f"{split}{i}", chords_per_second=[LABELS[(s + i) % 6] for s in shot],
+            write_muvisync_example(
+                work / "muvisync", f"{split}{i}", features, chords_per_second=[LABELS[(s + i) % 6] for s in shot],
                 key="C major", loudness=rng.uniform(0.05, 0.4, features.T), note_density=rng.uniform(2, 20, features.T),
                 split=split)
     return work / "muvisync"

@@ -152,17 +152,6 @@ class VideoFeatures:
             tmp.write_text(json.dumps(meta, indent=2))
         return out
 
-    def export_muvisync(self, dataset_root: str | os.PathLike, video_id: str, **labels) -> dict[str, Path]:
-        """Write these features (and any music `labels`) into a MuVi-Sync dataset folder, so the
-        video can train or test the AMT; returns the written files by kind.
-
-        labels: the keyword arguments of `cuescore.data.muvisync.write_muvisync_example`:
-        chords_per_second, key, loudness, note_density, split, semantic_folder, emotion_variant.
-        """
-        from cuescore.data.muvisync import write_muvisync_example
-
-        return write_muvisync_example(dataset_root, video_id, self, **labels)
-
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "VideoFeatures":
         """Read features saved by `save`; `InputError` if the folder is incomplete or malformed."""
