@@ -197,7 +197,7 @@ class AMTEngine(Engine):
 
     def _video_rows(self, features: VideoFeatures) -> np.ndarray:
         """The model's input rows [T, video_dim] from validated features of the trained encoder."""
-        from cuescore.data.dataset import features_matrix
+        from cuescore.data.matrices import features_matrix
         from cuescore.models.checkpoint import check_encoder
 
         features.validate()
