@@ -95,7 +95,7 @@ def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cuescore.training import train_amt, train_regression
+    from cuescore.training.loop import train_amt, train_regression
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
                    device=args.device, semantic=args.semantic, emotion=args.emotion, max_len=args.max_len,

@@ -16,9 +16,10 @@ import numpy as np
 
 from cuescore.analysis.features import VideoFeatures
 from cuescore.engines.base import Composition, Engine
-from cuescore.engines.harmony import choose_key, harmonic_slots, progression
+from cuescore.engines.key import choose_key
 from cuescore.engines.video_plan import BEATS_PER_BAR, PlanParts, PlanRecord, VideoPlanner, per_bar
 from cuescore.music.arrange import arrange
+from cuescore.music.progression import harmonic_slots, progression
 
 
 @dataclass

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cuescore.analysis.features import HARD_CUT, VideoFeatures
+from cuescore.analysis.features import HARD_CUT, VideoFeatures, mean_over
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
 from cuescore.engines.base import EngineRecord
-from cuescore.engines.harmony import mean_over
-from cuescore.engines.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
 from cuescore.music.plan import ChordSpan, Key, MusicPlan, Section, TempoChange
+from cuescore.music.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
 
 BEATS_PER_BAR = 4
 _MIN_SECTION = 6.0      # seconds: a section is at least this long unless the video is shorter
