@@ -9,8 +9,7 @@ Package `__init__` files count: importing `cuescore.x.y` first runs `cuescore/x/
 also has an edge to every package above B. The exception is A's own packages: Python has already
 started them before A runs (`cuescore.x.y` importing `cuescore.x.z` does not run `cuescore/x/
 __init__.py` again), so a module importing its own parent package is not a cycle. A cycle is a
-strongly connected component of this graph with more than one module; the test lists one closed
-path through each.
+closed path in this graph; the test lists, for every module on one, a shortest cycle through it.
 """
 
 from __future__ import annotations
@@ -109,9 +108,9 @@ def _components(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def _closed_path(graph: dict[str, set[str]], component: list[str]) -> list[str]:
-    """A shortest path from the component's first module back to itself, inside the component."""
-    start, members = component[0], set(component)
+def _closed_path(graph: dict[str, set[str]], component: list[str], start: str) -> list[str]:
+    """A shortest path from `start` back to itself inside its component."""
+    members = set(component)
     previous: dict[str, str] = {}
     frontier = [start]
     while frontier:
@@ -131,8 +130,18 @@ def _closed_path(graph: dict[str, set[str]], component: list[str]) -> list[str]:
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One closed path per import cycle of `graph`."""
-    return [_closed_path(graph, c) for c in _components(graph) if len(c) > 1 or c[0] in graph[c[0]]]
+    """The import cycles of `graph`: for every module on one, a shortest closed path through it
+    (each distinct cycle once, starting from its first module in sorted order)."""
+    found: dict[tuple[str, ...], list[str]] = {}
+    for component in _components(graph):
+        if len(component) == 1 and component[0] not in graph[component[0]]:
+            continue
+        for start in component:
+            path = _closed_path(graph, component, start)[:-1]
+            first = path.index(min(path))
+            ring = path[first:] + path[:first]
+            found.setdefault(tuple(ring), ring + ring[:1])
+    return sorted(found.values())
 
 
 def test_the_cycle_finder_finds_cycles_through_functions_and_packages():

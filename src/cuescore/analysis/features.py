@@ -52,6 +52,24 @@ def timeline_length(duration: float) -> int:
     return max(1, int(math.ceil(duration - 1e-9)))
 
 
+def fill_forward(rows: np.ndarray, missing: np.ndarray, *, lead: str = "zeros") -> np.ndarray:
+    """`rows` [T, ...] with each `missing` row ([T] bool) replaced by the last present row before it.
+
+    lead: what the rows before the first present one become: "zeros", or "first" (that first
+    present row). With no row present at all, every row is zeros.
+    """
+    if lead not in ("zeros", "first"):
+        raise ValueError(f"lead must be 'zeros' or 'first', got {lead!r}")
+    rows = np.asarray(rows)
+    present = ~np.asarray(missing, bool)
+    if not present.any():
+        return np.zeros_like(rows)
+    last = np.maximum.accumulate(np.where(present, np.arange(len(rows)), -1))
+    out = rows[np.maximum(last, 0)].copy()
+    out[last < 0] = rows[np.argmax(present)] if lead == "first" else 0
+    return out
+
+
 def mean_over(values: np.ndarray, start: float, end: float) -> np.ndarray:
     """Mean of per-second rows (row t covers [t, t+1) s) over [start, end), weighted by overlap."""
     rows = np.asarray(values, float)

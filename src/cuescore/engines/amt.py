@@ -5,7 +5,7 @@ The checkpoint (option `checkpoint`: a folder written by `cuescore train amt`, a
 offset, motion, emotion), conditioned on the key's mode, with Video2Music's rules: no `N`
 (unless `allow_n`) and no chord more than `max_repeat` (2) seconds in a row. MuVi-Sync's chords are
 normalised to C major / A minor, so the primer is transposed into that key and the sampled
-chords back into the plan's key. The key is the user's, else `harmony.choose_key` (mode from
+chords back into the plan's key. The key is the user's, else `engines.key.choose_key` (mode from
 valence and brightness, tonic from hue, or the key the primer fits); its mode is the model's
 major/minor condition. Videos longer than the model's `max_len` are decoded in overlapping
 windows, so there is no length limit.
