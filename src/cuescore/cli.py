@@ -125,6 +125,26 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_video2music(args: argparse.Namespace) -> int:
+    from cuescore.convert.video2music import convert_video2music
+
+    done = convert_video2music(args.amt, args.output, args.regression)
+    cfg = done.amt
+    parts = [f"AMT ({cfg.n_layers} layers, {cfg.n_heads} heads, d_model {cfg.d_model}, up to {cfg.max_len} s)"]
+    if done.regression is not None:
+        parts.append(f"regressor in {done.output / 'regression'}")
+    print(f"{done.output}: Video2Music {', '.join(parts)}; semantic features: CLIP ViT-L/14@336")
+    for role, keys in done.unused.items():
+        groups: dict[str, int] = {}
+        for key in keys:
+            groups[key.split(".")[0]] = groups.get(key.split(".")[0], 0) + 1
+        if groups:
+            print(f"  not used from the {role} file (as in Video2Music's own forward pass): "
+                  + ", ".join(f"{name} ({n} tensors)" for name, n in groups.items()))
+    print(f"  next: cuescore generate VIDEO --engine amt --checkpoint {done.output}")
+    return 0
+
+
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
     from cuescore.fileio import ensure_writable_dir
     from cuescore.media import render_demo_clip
@@ -136,6 +156,25 @@ def _cmd_demo_clip(args: argparse.Namespace) -> int:
     cuts = ", ".join(f"{t:.2f}" for t in clip.cut_times)
     print(f"{clip.path}: {clip.duration:.1f} s, {clip.width}x{clip.height}, cuts at {cuts} s")
     return 0
+
+
+def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
+    """`cuescore convert SOURCE ...`: import published checkpoints, one subcommand per source system."""
+    p = sub.add_parser("convert", help="import published checkpoints (Video2Music) as cuescore checkpoints",
+                       description="Turn another system's released weights into a cuescore checkpoint folder.")
+    sources = p.add_subparsers(dest="convert_source", metavar="SOURCE", parser_class=_Parser, required=True)
+    v = sources.add_parser("video2music", help="Video2Music's AMT (and regressor) weights -> an amt checkpoint",
+                           description="Read Video2Music's released state dicts safely (no code in them runs), "
+                                       "map and check every key, and write CKPT (config.json + model.safetensors; "
+                                       "the regressor in CKPT/regression). Use it with "
+                                       "`cuescore generate VIDEO --engine amt --checkpoint CKPT`; its video rows "
+                                       "need CLIP ViT-L/14@336 semantic features.")
+    v.add_argument("--amt", required=True, metavar="FILE",
+                   help="the AMT weights (best_loss_weights.pickle, from torch.save(model.state_dict()))")
+    v.add_argument("--regression", metavar="FILE",
+                   help="the density/loudness regressor weights (best_rmse_weights.pickle; its bi-GRU is used)")
+    v.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint folder to write (new or empty)")
+    v.set_defaults(func=_cmd_convert_video2music)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ids", default="number", choices=("number", "stem"),
                    help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
     b.set_defaults(func=_cmd_dataset_build)
+
+    _add_convert_parser(sub)
 
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")
