@@ -11,6 +11,7 @@ their `chord_root.json` / `chord_attr.json` as their dataset reads them.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -124,7 +125,9 @@ class VideoMusicTransformer(nn.Module):
         self.condition_linear = nn.Linear(1, d)
         decoder = RPRDecoder([RPRDecoderLayer(d, heads, d_ff, dropout, max_seq) for _ in range(n_layers)],
                              nn.LayerNorm(d))
-        self.transformer = nn.Transformer(d, heads, n_layers, n_layers, d_ff, dropout, custom_decoder=decoder)
+        with warnings.catch_warnings():  # torch's note that sequence-first encoders skip its nested-tensor path
+            warnings.simplefilter("ignore")
+            self.transformer = nn.Transformer(d, heads, n_layers, n_layers, d_ff, dropout, custom_decoder=decoder)
         self.Wout = nn.Linear(d, CHORD_SIZE)
         self.Wout_root, self.Wout_attr = nn.Linear(d, ROOT_SIZE), nn.Linear(d, ATTR_SIZE)
 
