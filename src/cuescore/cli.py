@@ -128,20 +128,7 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 def _cmd_convert_video2music(args: argparse.Namespace) -> int:
     from cuescore.convert.video2music import convert_video2music
 
-    done = convert_video2music(args.amt, args.output, args.regression)
-    cfg = done.amt
-    parts = [f"AMT ({cfg.n_layers} layers, {cfg.n_heads} heads, d_model {cfg.d_model}, up to {cfg.max_len} s)"]
-    if done.regression is not None:
-        parts.append(f"regressor in {done.output / 'regression'}")
-    print(f"{done.output}: Video2Music {', '.join(parts)}; semantic features: CLIP ViT-L/14@336")
-    for role, keys in done.unused.items():
-        groups: dict[str, int] = {}
-        for key in keys:
-            groups[key.split(".")[0]] = groups.get(key.split(".")[0], 0) + 1
-        if groups:
-            print(f"  not used from the {role} file (as in Video2Music's own forward pass): "
-                  + ", ".join(f"{name} ({n} tensors)" for name, n in groups.items()))
-    print(f"  next: cuescore generate VIDEO --engine amt --checkpoint {done.output}")
+    print(convert_video2music(args.amt, args.output, args.regression).summary())
     return 0
 
 

@@ -187,6 +187,23 @@ class Conversion:
     regression: RegressionConfig | None
     unused: dict[str, list[str]] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """A few lines for the user: what was written, which source tensors were left out, what next."""
+        cfg = self.amt
+        what = f"AMT ({cfg.n_layers} layers, {cfg.n_heads} heads, d_model {cfg.d_model}, up to {cfg.max_len} s)"
+        if self.regression is not None:
+            what += f", regressor in {self.output / REGRESSION_SUBDIR}"
+        lines = [f"{self.output}: Video2Music {what}; semantic features: CLIP ViT-L/14@336"]
+        for role, keys in self.unused.items():
+            groups: dict[str, int] = {}
+            for key in keys:
+                groups[key.split(".")[0]] = groups.get(key.split(".")[0], 0) + 1
+            if groups:
+                lines.append(f"  not used from the {role} file (nor by Video2Music's forward pass): "
+                             + ", ".join(f"{name} ({n} tensors)" for name, n in groups.items()))
+        lines.append(f"  next: cuescore generate VIDEO --engine amt --checkpoint {self.output}")
+        return "\n".join(lines)
+
 
 def convert_video2music(
     amt: str | os.PathLike, output: str | os.PathLike, regression: str | os.PathLike | None = None
