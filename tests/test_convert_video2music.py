@@ -133,8 +133,9 @@ def test_released_size_converts_to_equal_logits(tmp_path: Path) -> None:
                                                  "Wout_attr.weight", "Wout_attr.bias"])
     tokens, video = torch.randint(0, 157, (1, 300)), torch.randn(1, 300, 776)
     with torch.no_grad():
-        diff = (reference_logits(theirs, tokens, 1, video) - load_model(tmp_path / "ckpt")(tokens, torch.tensor([1]), video))
-    assert diff.abs().max() < TOL
+        want = reference_logits(theirs, tokens, 1, video)
+        got = load_model(tmp_path / "ckpt")(tokens, torch.tensor([1]), video)
+    assert (want - got).abs().max() < TOL
 
 
 @pytest.mark.parametrize("L", [1, 2, 37, 300])
@@ -231,6 +232,8 @@ def _broken_inputs(source: Source, folder: Path) -> dict[str, tuple[Path, Path |
     state = torch.load(source.amt, weights_only=True)
     state["transformer.decoder.layers.1.linear2.weight"] = torch.zeros(64, 100)
     torch.save(state, folder / "wrong_shape.pickle")
+    torch.save({k: v for k, v in state.items() if not k.endswith(".Er")}, folder / "no_rpr.pickle")
+    torch.save({**state, "Linear_vis.weight": torch.zeros(64, 700)}, folder / "other_width.pickle")
     with open(folder / "unrelated.pickle", "wb") as f:
         pickle.dump({"epoch": 3, "notes": ["C", "G"]}, f)
     torch.save({"epoch": 3, "lr": 0.1}, folder / "not_tensors.pickle")
@@ -239,6 +242,8 @@ def _broken_inputs(source: Source, folder: Path) -> dict[str, tuple[Path, Path |
         "truncated": (folder / "truncated.pickle", None, ("truncated.pickle", "unreadable or truncated")),
         "wrong shape": (folder / "wrong_shape.pickle", None,
                         ("'transformer.decoder.layers.1.linear2.weight'", "[64, 100]", "expected [64, 128]")),
+        "no RPR": (folder / "no_rpr.pickle", None, ("no relative position table",)),
+        "other video width": (folder / "other_width.pickle", None, ("700-wide video rows", "776-wide")),
         "unrelated pickle": (folder / "unrelated.pickle", None, ("not a PyTorch state dict",)),
         "not tensors": (folder / "not_tensors.pickle", None, ("'epoch' is a int, not a tensor",)),
         "runs code": (folder / "runs_code.pickle", None, ("would run code",)),

@@ -72,12 +72,15 @@ def features_record(max_len: int) -> dict:
 def amt_config(src: SourceWeights) -> AMTConfig:
     """The AMT's hyperparameters, read from the shapes of its state dict."""
     d_model, video_dim = src.shape("Linear_vis.weight", 2)
+    if f"{_DEC}.layers.0.self_attn.Er" not in src.state:
+        raise InputError(f"{src.path}: this AMT has no relative position table (Er); cuescore converts the "
+                         "released AMT, which was trained with RPR")
     max_len, head_dim = src.shape(f"{_DEC}.layers.0.self_attn.Er", 2)
     d_ff = src.shape(f"{_DEC}.layers.0.linear1.weight", 2)[0]
     n_layers, n_enc = src.count(f"{_DEC}.layers"), src.count("transformer.encoder.layers")
     if video_dim != VIDEO_DIM:
-        raise InputError(f"{src.path}: the AMT reads {video_dim}-wide video rows; cuescore converts the {VIDEO_DIM}-wide "
-                         f"layout of the release (CLIP ViT-L/14@336 {SEMANTIC_DIM} + scene offset + motion + "
+        raise InputError(f"{src.path}: the AMT reads {video_dim}-wide video rows; cuescore converts the "
+                         f"{VIDEO_DIM}-wide layout of the release (CLIP ViT-L/14@336 {SEMANTIC_DIM} + scene offset + motion + "
                          f"{N_EMOTIONS} emotions)")
     if head_dim <= 0 or d_model % head_dim:
         raise InputError(f"{src.path}: relative position table of width {head_dim} does not divide d_model {d_model}")
