@@ -126,6 +126,13 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_video2music(args: argparse.Namespace) -> int:
+    from cuescore.convert.video2music import convert_video2music
+
+    print(convert_video2music(args.amt, args.output, args.regression).summary())
+    return 0
+
+
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
     from cuescore.fileio import ensure_writable_dir
     from cuescore.media import render_demo_clip
@@ -137,6 +144,25 @@ def _cmd_demo_clip(args: argparse.Namespace) -> int:
     cuts = ", ".join(f"{t:.2f}" for t in clip.cut_times)
     print(f"{clip.path}: {clip.duration:.1f} s, {clip.width}x{clip.height}, cuts at {cuts} s")
     return 0
+
+
+def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
+    """`cuescore convert SOURCE ...`: import published checkpoints, one subcommand per source system."""
+    p = sub.add_parser("convert", help="import published checkpoints (Video2Music) as cuescore checkpoints",
+                       description="Turn another system's released weights into a cuescore checkpoint folder.")
+    sources = p.add_subparsers(dest="convert_source", metavar="SOURCE", parser_class=_Parser, required=True)
+    v = sources.add_parser("video2music", help="Video2Music's AMT (and regressor) weights -> an amt checkpoint",
+                           description="Read Video2Music's released state dicts safely (no code in them runs), "
+                                       "map and check every key, and write CKPT (config.json + model.safetensors; "
+                                       "the regressor in CKPT/regression). Use it with "
+                                       "`cuescore generate VIDEO --engine amt --checkpoint CKPT`; its video rows "
+                                       "need CLIP ViT-L/14@336 semantic features.")
+    v.add_argument("--amt", required=True, metavar="FILE",
+                   help="the AMT weights (best_loss_weights.pickle, from torch.save(model.state_dict()))")
+    v.add_argument("--regression", metavar="FILE",
+                   help="the density/loudness regressor weights (best_rmse_weights.pickle; its bi-GRU is used)")
+    v.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint folder to write (new or empty)")
+    v.set_defaults(func=_cmd_convert_video2music)
 
 
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
@@ -263,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_train(sub)
     _add_dataset(sub)
+    _add_convert_parser(sub)
     _add_demo_clip(sub)
     return parser
 

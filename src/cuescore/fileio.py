@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -78,3 +79,35 @@ def write_json(path: str | os.PathLike, data: dict) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(directory: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `directory`; it becomes `directory` only if the block succeeds.
+
+    `directory` must not exist or be empty (it is never merged into); its parents are created.
+    """
+    target = Path(directory)
+    check_new_dir(target)
+    parent = ensure_writable_dir(target.parent if str(target.parent) else Path("."))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        check_new_dir(target)
+        if target.exists():
+            target.rmdir()
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def check_new_dir(directory: str | os.PathLike) -> Path:
+    """Fail early unless `directory` is absent or an empty folder (an output that overwrites nothing)."""
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} is a file, not a folder; choose another output folder")
+    if target.is_dir() and any(target.iterdir()):
+        raise OutputError(f"{target} is not empty; choose a new output folder (nothing is overwritten)")
+    return target

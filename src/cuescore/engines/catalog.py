@@ -118,7 +118,8 @@ CATALOG: dict[str, EngineInfo] = {
         "rules from the video's mood, motion, colour and cuts; needs no weights (default)"),
     "amt": EngineInfo(
         "amt", "cuescore.engines.amt:AMTEngine",
-        "Video2Music's Affective Multimodal Transformer writes one chord per second (needs --checkpoint)",
+        "Video2Music's Affective Multimodal Transformer writes one chord per second (needs --checkpoint from "
+        "`cuescore train amt` or `cuescore convert video2music`)",
         options=(
             EngineOption("checkpoint", "path", None, "checkpoint folder (from `cuescore train amt` or "
                          "`cuescore convert`) or 'debug'", nullable=True, metavar="PATH"),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 REGRESSION_SIZES: dict[str, dict[str, int]] = {
@@ -65,14 +66,20 @@ class VideoRegression(nn.Module):
 def predict_density_loudness(
     model: VideoRegression, features_tensor: Tensor | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Note density [T] (notes per second) and loudness [T] (0-1) for video rows [T, video_dim]."""
+    """Note density [T] (notes per second) and loudness [T] (0-1) for video rows [T, video_dim].
+
+    Fewer than `max_len` rows are zero-padded to `max_len` first, as in training (MuVi-Sync items)
+    and in Video2Music's inference, so the backward GRU starts from the padding it was trained with.
+    """
     video = torch.as_tensor(np.asarray(features_tensor, np.float32))
     if video.ndim != 2 or video.shape[1] != model.config.video_dim:
         raise ValueError(f"features_tensor must be [T, {model.config.video_dim}], got {tuple(video.shape)}")
+    T = video.shape[0]
+    padded = F.pad(video, (0, 0, 0, max(0, model.config.max_len - T)))
     was_training = model.training
     model.eval()
     try:
-        pred = model(video[None].to(model.out.weight.device))[0].float().cpu().numpy()
+        pred = model(padded[None].to(model.out.weight.device))[0, :T].float().cpu().numpy()
     finally:
         model.train(was_training)
     return pred[:, 0], pred[:, 1]
