@@ -129,3 +129,14 @@ def test_debug_models_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     check_encoder(config, {"id": "debug", "dim": 16})
     with pytest.raises(OptionError, match="trained on semantic features from 'debug'"):
         check_encoder(config, {"id": "clip:openai/clip-vit-large-patch14-336", "dim": 768})
+
+
+def test_an_encoder_is_the_same_model_wherever_its_weights_lie():
+    config = {"features": {"semantic_encoder": {"id": "clip:openai/clip-vit-large-patch14-336", "dim": 768}}}
+    for where in ("/models/clip-vit-large-patch14-336",
+                  "/root/.cache/huggingface/hub/models--openai--clip-vit-large-patch14-336/snapshots/0123abcd"):
+        check_encoder(config, {"id": f"clip:{where}", "dim": 768})
+    for other in ({"id": "clip:/models/clip-vit-base-patch32", "dim": 768},
+                  {"id": "clip:openai/clip-vit-large-patch14-336", "dim": 512}):
+        with pytest.raises(OptionError, match="analyse it again"):
+            check_encoder(config, other)

@@ -183,12 +183,26 @@ def load_training_state(directory: str | os.PathLike) -> tuple[dict | None, dict
     return opt, state
 
 
+def encoder_name(encoder_id: str) -> str:
+    """The model an encoder id names, wherever its weights were loaded from: "clip:openai/clip-vit-b"
+    (hub id), "clip:/models/clip-vit-b" (a folder) and a hub-cache snapshot folder
+    ("clip:.../models--openai--clip-vit-b/snapshots/<hash>") all give "clip:clip-vit-b"."""
+    kind, _, where = encoder_id.partition(":")
+    if not where:
+        return encoder_id
+    parts = [p for p in where.replace("\\", "/").split("/") if p]
+    cached = [p for p in parts if p.startswith("models--")]
+    name = cached[-1].split("--")[-1] if cached else (parts[-1] if parts else where)
+    return f"{kind}:{name}"
+
+
 def check_encoder(config: dict, encoder: dict) -> None:
     """`OptionError` unless features from `encoder` (a `VideoFeatures.encoder`) fit the checkpoint."""
     want = config.get("features", {}).get("semantic_encoder", {})
     if not want:
         return
-    if want.get("id") != encoder.get("id") or int(want.get("dim") or -1) != int(encoder.get("dim") or -2):
+    same = encoder_name(str(want.get("id"))) == encoder_name(str(encoder.get("id")))
+    if not same or int(want.get("dim") or -1) != int(encoder.get("dim") or -2):
         raise OptionError(
             f"the checkpoint was trained on semantic features from {want.get('id')!r} (dim {want.get('dim')}), "
             f"but the video was analysed with {encoder.get('id')!r} (dim {encoder.get('dim')}); "
