@@ -10,6 +10,10 @@ seeds (a handful of short clips hold only a few dozen chords, so one seed is a n
 of rates such as the share of chords outside the key). Chords outside the key are split as
 `chromatic.explain` sees them: secondary dominants, chords borrowed from the parallel mode, other.
 
+A third table gives muspy's statistics of the written MIDI beside the POP909 range, the lead's
+sounding share, the share of I/V chords, the modal emotion share and cuts on beats heard in the WAV
+(`music_stats`; needs `pip install muspy`, the "bench" extra).
+
 Run: `.venv/bin/python benchmarks/bench_quality.py [--seed N] [--seeds S] [--keep DIR]`. Prints markdown.
 """
 
@@ -29,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from bench_harmony import plan_function_shares, pop909_song_stats  # noqa: E402
+from music_stats import (STAT_KEYS, cuts_on_heard_beats, midi_stats, modal_emotion_share,  # noqa: E402
+                         tonic_dominant_share)
 from cuescore import Controls, VideoFeatures, probe, score_video  # noqa: E402
 from cuescore.engines import get_engine  # noqa: E402
 from cuescore.evaluation import evaluate, evaluate_plan, plan_stats  # noqa: E402
@@ -46,6 +52,14 @@ CLIP_COLUMNS = (
     ("OUT.wav LUFS", "lufs"), ("diatonic share", "diatonic_share"), ("chord changes /min", "changes_per_minute"),
     ("longest chord s", "longest_run_seconds"), ("longest chord beats", "longest_run_beats"),
     ("key", "key"), ("BPM", "bpm"), ("job s", "seconds"),
+)
+MUSIC_COLUMNS = (
+    ("polyphony", "polyphony"), ("pitch-class entropy", "pitch_class_entropy"),
+    ("scale consistency", "scale_consistency"), ("empty beats", "empty_beat_rate"),
+    ("groove consistency", "groove_consistency"), ("lead sounding share", "lead_share"),
+    ("I/V chord share", "tonic_dominant_share"), ("modal emotion share", "modal_emotion_share"),
+    ("cuts on heard beats", "cut_on_heard_beat"), ("motion–density ρ", "motion_density_spearman"),
+    ("arousal–loudness ρ", "arousal_loudness_spearman"),
 )
 HARMONY_COLUMNS = (
     ("diatonic share", "diatonic_share"), ("diatonic time share", "diatonic_time_share"),
@@ -82,8 +96,11 @@ def score_clip(video: Path, out_dir: Path, controls: Controls) -> tuple[dict, Vi
     seconds = time.perf_counter() - t0
     metrics = evaluate_plan(result.json)
     stats = {**plan_stats(result.plan), **plan_function_shares(result.plan)}
+    music = {**midi_stats(result.midi), "tonic_dominant_share": tonic_dominant_share(result.plan),
+             "modal_emotion_share": modal_emotion_share(result.features.emotion),
+             "cut_on_heard_beat": cuts_on_heard_beats(result.wav, result.features.hard_cuts)}
     return {
-        **metrics, **stats, "duration": result.plan.duration, "lufs": wav_lufs(result.wav),
+        **metrics, **stats, **music, "duration": result.plan.duration, "lufs": wav_lufs(result.wav),
         "key": result.plan.key.name, "bpm": result.plan.mean_bpm, "seconds": seconds,
     }, result.features
 
@@ -103,14 +120,29 @@ def mean_of(rows: list[dict], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def clip_table(rows: list[tuple[str, dict]]) -> str:
-    lines = ["| clip | " + " | ".join(h for h, _ in CLIP_COLUMNS) + " |",
-             "|---" * (len(CLIP_COLUMNS) + 1) + "|"]
+def median_of(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float, np.floating)) and np.isfinite(r[key])]
+    return float(np.median(values)) if values else None
+
+
+def clip_table(rows: list[tuple[str, dict]], columns=CLIP_COLUMNS, pop: list[dict] | None = None) -> str:
+    """One row per clip, then the mean and the median (and POP909's range where given)."""
+    lines = ["| clip | " + " | ".join(h for h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, row in rows:
-        lines.append(f"| {name} | " + " | ".join(fmt(row.get(k), DIGITS.get(k, 3)) for _, k in CLIP_COLUMNS) + " |")
-    means = {k: mean_of([r for _, r in rows], k) for _, k in CLIP_COLUMNS if k != "key"}
-    lines.append("| **mean** | " + " | ".join(fmt(means.get(k), DIGITS.get(k, 3)) for _, k in CLIP_COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(fmt(row.get(k), DIGITS.get(k, 3)) for _, k in columns) + " |")
+    for label, summary in (("mean", mean_of), ("median", median_of)):
+        values = {k: summary([r for _, r in rows], k) for _, k in columns if k != "key"}
+        lines.append(f"| **{label}** | " + " | ".join(fmt(values.get(k), DIGITS.get(k, 3)) for _, k in columns) + " |")
+    if pop:
+        ranges = [f"{min(p[k] for p in pop):.3f}–{max(p[k] for p in pop):.3f}" if k in STAT_KEYS else "–"
+                  for _, k in columns]
+        lines.append("| **POP909 range** | " + " | ".join(ranges) + " |")
     return "\n".join(lines)
+
+
+def pop909_music_stats() -> list[dict]:
+    """`midi_stats` of each POP909 song's MIDI (for the range row)."""
+    return [midi_stats(next(song.glob("*.mid"))) for song in sorted(p for p in POP909.iterdir() if p.is_dir())]
 
 
 def harmony_table(pop: list[dict], ours: list[dict], many: list[dict], seed: int, seeds: int) -> str:
@@ -146,6 +178,11 @@ def main() -> None:
             many.extend(replanned(features, args.seeds))
     print(f"### The main job on real footage (affective engine, seed {args.seed}, default controls)\n")
     print(clip_table(rows))
+    print("\n### Music statistics of the written MIDI/WAV (muspy, drums excluded) and correspondence\n")
+    print(clip_table(rows, MUSIC_COLUMNS, pop909_music_stats() if POP909.is_dir() else None))
+    print("\nlead sounding share: seconds with a lead note; I/V chord share: chords rooted on the tonic or "
+          "dominant; modal emotion share: seconds whose emotion class is the clip's commonest; cuts on heard "
+          "beats: cuts within 70 ms of a librosa beat in OUT.wav.")
     print("\ncut on beat / chord change: share of hard cuts within 50 ms of a beat / chord change; emotion corr.: "
           "Video2Music's emotion correspondence over seconds whose emotion has p ≥ 0.8 (– where none); "
           "ρ: Spearman per second (density = MIDI note onsets, loudness = OUT.wav RMS dB).")

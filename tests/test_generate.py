@@ -107,6 +107,8 @@ def check_outputs(video: Path, out: Path, *, loudness: float = -14.0) -> dict:
     plan, data = plan_of(out)
     assert plan.duration == pytest.approx(info.duration, abs=frame)
     assert data["outputs"]["video"] == str(out)
+    assert data["soundfont"]["source"] in ("path", "env", "user", "installed", "bundled")
+    assert Path(data["soundfont"]["path"]).is_file()
     return {"info": info, "plan": plan, "data": data, "wav": wav, "rate": rate, "track": track}
 
 
@@ -263,6 +265,7 @@ BAD = {
     "unknown instruments": lambda d, clip: [clip, "-o", d / "out.mp4", "--instruments", "kazoo"],
     "tempo range upside down": lambda d, clip: [clip, "-o", d / "out.mp4", "--tempo-min", "150", "--tempo-max", "90"],
     "missing soundfont": lambda d, clip: [clip, "-o", d / "out.mp4", "--soundfont", d / "none.sf2"],
+    "corrupt soundfont": lambda d, clip: [clip, "-o", d / "out.mp4", "--soundfont", _corrupt_sf2(d / "bad.sf2")],
     "features not a folder": lambda d, clip: [clip, "-o", d / "out.mp4", "--features", d / "nothing"],
     "output under an executable file": lambda d, clip: [clip, "-o", _text(d / "tool", mode=0o755) / "out.mp4"],
 }
@@ -272,6 +275,11 @@ BAD = {
 def _text(path: Path, mode: int = 0o644) -> Path:
     path.write_text("not a video\n")
     path.chmod(mode)
+    return path
+
+
+def _corrupt_sf2(path: Path) -> Path:
+    path.write_bytes(b"RIFF\x00\x01\x00\x00sfbk" + bytes(range(256)) * 8)  # a header and no preset data
     return path
 
 

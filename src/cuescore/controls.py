@@ -39,7 +39,7 @@ MODE_CHOICES = ("auto", "major", "minor")
 
 @dataclass(frozen=True)
 class Control:
-    """One setting: its kind ("int", "float", "str", "path", "key", "progression"), range or
+    """One setting: its kind ("int", "float", "str", "path", "soundfont", "key", "progression"), range or
     choices, help text, argparse metavar and group; `nullable` settings accept None."""
 
     kind: str
@@ -58,7 +58,8 @@ class Control:
         elif self.low is not None:
             text = f"{_fmt(self.low)}..{_fmt(self.high)}"
         else:
-            text = {"path": "an existing file", "key": "a key like 'A minor'",
+            text = {"path": "an existing file", "soundfont": "auto, bundled or an existing .sf2/.sf3 file",
+                    "key": "a key like 'A minor'",
                     "progression": "chords like 'C Am F G'"}.get(self.kind, "a value")
         return f"{text} or none" if self.nullable else text
 
@@ -104,8 +105,10 @@ class Controls:
                                    low=0, high=1, group="output")
     loudness: float = control(-14.0, "float", "target loudness of the music, LUFS", low=-30, high=-6,
                               metavar="LUFS", group="output")
-    soundfont: str | None = control(None, "path", "SoundFont (.sf2) to render with; none = the bundled GM one",
-                                    nullable=True, metavar="SF2", group="output")
+    soundfont: str = control("auto", "soundfont", "SoundFont to render with: auto = $CUESCORE_SOUNDFONT, else the "
+                             "best installed General MIDI bank (apt-get install fluid-soundfont-gm), else the "
+                             "bundled one; bundled = the small bundled bank; or a .sf2/.sf3 path",
+                             metavar="SF2", group="output")
 
     def __post_init__(self) -> None:
         for name, spec in CONTROLS.items():
@@ -207,7 +210,9 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
         if any(c.is_none for c in chords):
             raise _bad(name, value, spec, "N is not a chord")
         return " ".join(c.label for c in chords)
-    if spec.kind == "path" and not os.path.isfile(text):
+    if spec.kind == "soundfont" and text.lower() in ("auto", "bundled", ""):
+        return text.lower() or "auto"
+    if spec.kind in ("path", "soundfont") and not os.path.isfile(text):
         raise _bad(name, value, spec, "no such file")
     if not text:
         raise _bad(name, value, spec, "empty")

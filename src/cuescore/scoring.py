@@ -25,7 +25,7 @@ from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import Audio, VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
 from cuescore.music.plan import MusicPlan
-from cuescore.render import master, synthesize
+from cuescore.render import SoundFontChoice, find_soundfont, master, synthesize
 
 STAGES = ("analysis", "composition", "synthesis", "mastering", "mux")
 """The stages timed in `ScoreResult.timings` (plus "writing" and "total")."""
@@ -133,9 +133,11 @@ class _StageClock:
         self.timings["total"] = round(time.perf_counter() - self.started, 4)
 
 
-def _result_json(name: str, composition: Composition, features: VideoFeatures, controls: Controls) -> dict:
+def _result_json(name: str, composition: Composition, features: VideoFeatures, controls: Controls,
+                 bank: SoundFontChoice | None) -> dict:
     """OUT.json: the plan's fields (or, without a plan, the duration and the cuts), the per-second
-    video features, the engine's name and record, and the controls."""
+    video features, the engine's name and record, the controls and the SoundFont that rendered the
+    score (path and source; None when the engine wrote audio)."""
     plan = composition.plan
     data = plan.to_dict() if plan is not None else {
         "duration": float(features.duration), "cuts": list(features.hard_cuts), "engine": name, "seed": controls.seed}
@@ -145,6 +147,7 @@ def _result_json(name: str, composition: Composition, features: VideoFeatures, c
         "arousal": features.arousal.round(4).tolist(),
         "engine_record": composition.record.to_dict(),
         "controls": controls.to_dict(),
+        "soundfont": None if bank is None else bank.to_dict(),
     })
     return data
 
@@ -160,8 +163,8 @@ def score_video(
     progress: bool | Progress | None = None,
 ) -> ScoreResult:
     """Write music for `video`: OUT (the video with the new soundtrack), OUT.wav, OUT.json (the
-    plan, per-second emotion, motion and arousal, the engine's record, the controls and stage
-    timings) and, when the engine writes a score, OUT.mid.
+    plan, per-second emotion, motion and arousal, the engine's record, the controls, the SoundFont
+    used and stage timings) and, when the engine writes a score, OUT.mid.
 
     out_path: the output video (default `default_output(video)`); the others share its name.
     features: skip the analysis and use these (e.g. loaded with `VideoFeatures.load`).
@@ -181,6 +184,7 @@ def score_video(
     _check_outputs(video, paths, info)
     if features is not None:
         _check_features(features, info)
+    bank = find_soundfont(controls.soundfont)
     stage = _StageClock(_reporter(progress))
     with stage("analysis"):
         if features is None:
@@ -188,7 +192,7 @@ def score_video(
     with stage("composition"):
         composition = composer.compose(features)
     with stage("synthesis"):  # only a score needs it; an engine's own audio is used as it is
-        audio = composition.audio or synthesize(composition.score, soundfont=controls.soundfont)
+        audio = composition.audio or synthesize(composition.score, soundfont=bank.path)
     with stage("mastering"):  # dry SoundFont audio gets the room reverb, an engine's audio does not
         audio = master(audio, controls.loudness, **({"reverb": 0.0} if composition.audio is not None else {}))
     if composition.score is None:
@@ -202,7 +206,7 @@ def score_video(
                 composition.score.write_midi(tmp["midi"])
             write_wav(audio, tmp["wav"])
         stage.total()
-        data = _result_json(name, composition, features, controls)
+        data = _result_json(name, composition, features, controls, None if composition.audio else bank)
         data.update(video=str(video), outputs={kind: str(path) for kind, path in paths.items()},
                     timings=stage.timings)
         write_json(tmp["json"], data)

@@ -20,10 +20,18 @@ PAD_RANGE = (48, 72)
 KEYS_RANGE = (55, 76)
 ARPEGGIO_ROOTS = (50, 62)
 BASS_RANGE = (33, 47)
+PAD_VOICES = (3, 2)
+"""Voices of the pad's chords: three in calm bars (density 0, where the keys rest when there is a
+pad), two (root and third, or third and seventh) where the keys play."""
+KEYS_VOICES = 3
+"""Voices of the keys' block chords (a seventh chord keeps root, third and seventh). With these,
+pad, keys, bass and lead together sound about four or five pitches at once, as in POP909's songs
+(muspy polyphony 3.4-5.2), rather than six or seven."""
 
 
 def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
-    """Four voices per chord span, voice-led; tones common to two chords are held across the change."""
+    """`PAD_VOICES` voices per chord span (more in calm bars), voice-led; tones common to two
+    chords are held across the change."""
     track = Track("pad", program)
     previous: list[int] | None = None
     held: dict[int, Note] = {}
@@ -31,7 +39,8 @@ def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         if span.chord.is_none:
             held = {}
             continue
-        voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=4)
+        calm = tl.bar_at(span.start).density == 0
+        voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=PAD_VOICES[0 if calm else 1])
         v = velocity(tl, span.start, tl.bar_at(span.start).energy, 40, 42, 0.0, rng)
         kept: dict[int, Note] = {}
         for pitch in voicing:
@@ -55,7 +64,7 @@ def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
     for i, span in enumerate(tl.spans):
         if span.chord.is_none:
             continue
-        block = voice_chord(span.chord, block, *KEYS_RANGE, voices=min(4, max(3, len(span.chord.pitch_classes))))
+        block = voice_chord(span.chord, block, *KEYS_RANGE, voices=KEYS_VOICES)
         target = root if root is not None else sum(ARPEGGIO_ROOTS) / 2
         root = nearest_pitch((span.chord.root,), target, *ARPEGGIO_ROOTS)
         tones = [p for p in range(root, root + 20) if p % 12 in span.chord.pitch_classes]
@@ -65,7 +74,8 @@ def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
 
 def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     """Per bar, a pattern of the bar's density level (whole notes at 0 … sixteenth arpeggios at 4);
-    every chord change and accent without an onset of its own gets a block chord."""
+    every chord change and accent without an onset of its own gets a block chord. Where a pad
+    holds the harmony, the keys rest in calm bars (density 0) and the pad sounds fuller there."""
     track = Track("keys", program)
     voicings = _keys_voicings(tl)
     choose = PatternChooser(KEYS_PATTERNS, rng)
@@ -84,6 +94,8 @@ def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
                 track.notes.append(Note(p, t + roll * k, end, v - 3 * (k > 0 and len(pitches) > 2)))
 
     for bar in _bars_before_ending(tl):
+        if bar.density == 0 and "pad" in tl.plan.instruments:
+            continue
         pattern = choose(bar, bar.density)
         steps = pattern.steps_in(bar.beats)
         for step in steps:

@@ -5,7 +5,8 @@ Roles (keys of `plan.instruments`, each → GM program): "pad" (sustained voice-
 (phrased melody) and "drums" (value = GM kit; grooves by energy, fills and crashes at cuts). A role
 missing from the plan is a part left out; other roles are ignored. All parts hold the last chord
 from `Timeline.ending` on and fade it with MIDI expression (CC11), every note ending by
-`plan.duration`.
+`plan.duration`. Onsets off the chord changes and cuts are loosened by a few milliseconds per part
+(`humanize`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from cuescore.music.accompaniment import write_bass, write_keys, write_pad
 from cuescore.music.drums import write_drums
+from cuescore.music.humanize import humanize
 from cuescore.music.melody import write_lead
 from cuescore.music.plan import MusicPlan
 from cuescore.music.score import CC_EXPRESSION, ControlChange, Score, Track
@@ -34,12 +36,14 @@ PARTS: dict[str, Writer] = {
 
 MIX: dict[str, tuple[int, int]] = {
     "pad": (92, 46),
-    "keys": (127, 80),
+    "keys": (110, 80),
     "bass": (90, 64),
-    "lead": (88, 58),
+    "lead": (108, 58),
     "drums": (92, 64),
 }
-"""Role → (channel volume CC7, pan CC10) so that the parts sit apart in the stereo image."""
+"""Role → (channel volume CC7, pan CC10) so that the parts sit apart in the stereo image; the lead
+sits about 6 dB further forward against the keys than it did (CC7 gain is 40·log10(v/127) dB), so
+the melody is heard over the accompaniment."""
 
 FADE_FLOOR = 24
 """Expression (CC11) reached at the very end of the final chord's fade."""
@@ -63,6 +67,7 @@ def arrange(plan: MusicPlan, seed: int | None = None) -> Score:
             continue
         rng = np.random.default_rng([abs(int(base)), index])
         track = writer(tl, int(plan.instruments[role]), rng)
+        humanize(track, role, tl, np.random.default_rng([abs(int(base)), index, 1]))
         track.volume, track.pan = MIX[role]
         track.controls.extend(_fade(tl))
         track.tidy(plan.duration)

@@ -53,23 +53,28 @@ class Pattern:
         return out
 
 
+RING_STEPS = 2
+"""How many steps a ringing arpeggio note lasts: long enough to sound legato, short enough that at
+most two arpeggio notes overlap (a note held to the end of the cell piles up four or five)."""
+
+
 def _run(name: str, step: float, tones: tuple, ring: bool = False) -> Pattern:
     """A cell of equal steps, one tone (arpeggio index or bass degree) each; with `ring`, every note
-    sounds to the end of the cell as under a sustain pedal."""
+    sounds for `RING_STEPS` steps (within the cell), as under a half-lifted sustain pedal."""
     cell = step * len(tones)
-    return Pattern(name, cell, tuple(Step(i * step, cell - i * step if ring else step, (t,))
+    return Pattern(name, cell, tuple(Step(i * step, min(RING_STEPS * step, cell - i * step) if ring else step, (t,))
                                      for i, t in enumerate(tones)))
 
 
 KEYS_PATTERNS: dict[int, tuple[Pattern, ...]] = {
     0: (
         Pattern("whole", 0, (Step(0, 4),)),
-        Pattern("rolled", 0, (Step(0, 4, (0, 1, 2, 3, 4)),), roll=0.07),
+        Pattern("rolled", 0, (Step(0, 4, (0, 2, 4)),), roll=0.07),
     ),
     1: (
         Pattern("halves", 2, (Step(0, 2),), roll=0.02),
         Pattern("charleston", 4, (Step(0, 1.5), Step(1.5, 2.5))),
-        Pattern("broken halves", 2, (Step(0, 2, (0,)), Step(1, 1, (1, 2, 3)))),
+        Pattern("broken halves", 2, (Step(0, 2, (0,)), Step(1, 1, (2, 4)))),
     ),
     2: (
         _run("quarter arpeggio", 1, (0, 1, 2, 3), ring=True),

@@ -36,28 +36,30 @@ from cuescore.music.theory import (
 
 _TRANSITIONS: dict[str, dict[str, dict[str, float]]] = {
     "major": {
-        "I": {"ii": .15, "iii": .05, "IV": .30, "V": .25, "vi": .22, "vii°": .03},
-        "ii": {"I": .05, "iii": .03, "IV": .10, "V": .60, "vi": .07, "vii°": .15},
+        "I": {"ii": .15, "iii": .07, "IV": .30, "V": .18, "vi": .27, "vii°": .03},
+        "ii": {"I": .05, "iii": .05, "IV": .15, "V": .50, "vi": .10, "vii°": .15},
         "iii": {"I": .05, "ii": .10, "IV": .35, "V": .10, "vi": .40},
-        "IV": {"I": .25, "ii": .10, "iii": .05, "V": .40, "vi": .15, "vii°": .05},
-        "V": {"I": .60, "ii": .02, "iii": .05, "IV": .13, "vi": .20},
-        "vi": {"I": .08, "ii": .25, "iii": .07, "IV": .35, "V": .25},
-        "vii°": {"I": .75, "iii": .10, "vi": .15},
+        "IV": {"I": .20, "ii": .12, "iii": .06, "V": .35, "vi": .22, "vii°": .05},
+        "V": {"I": .45, "ii": .03, "iii": .07, "IV": .15, "vi": .30},
+        "vi": {"I": .06, "ii": .25, "iii": .09, "IV": .40, "V": .20},
+        "vii°": {"I": .65, "iii": .15, "vi": .20},
     },
     "minor": {
         "i": {"ii°": .08, "III": .12, "iv": .22, "v": .05, "V": .15, "VI": .23, "VII": .15},
         "ii°": {"i": .05, "III": .05, "iv": .05, "V": .65, "VII": .20},
         "III": {"i": .10, "ii°": .05, "iv": .25, "VI": .35, "VII": .25},
-        "iv": {"i": .20, "ii°": .05, "III": .05, "v": .05, "V": .30, "VI": .10, "VII": .25},
+        "iv": {"i": .15, "ii°": .05, "III": .08, "v": .05, "V": .25, "VI": .12, "VII": .30},
         "v": {"i": .35, "III": .10, "iv": .20, "VI": .35},
-        "V": {"i": .65, "iv": .05, "VI": .25, "III": .05},
+        "V": {"i": .50, "iv": .10, "VI": .35, "III": .05},
         "VI": {"i": .10, "ii°": .10, "III": .15, "iv": .25, "V": .15, "VII": .25},
         "VII": {"i": .30, "III": .40, "iv": .05, "VI": .20, "V": .05},
     },
 }
-"""From-degree → to-degree → weight (no degree follows itself: every slot is a chord change)."""
+"""From-degree → to-degree → weight (no degree follows itself: every slot is a chord change). The
+dominant leads to the tonic less often than in a chorale and to vi / VI more (the pop loops), so a
+clip's chords are not mostly I and V: POP909's songs root 25-64 % of their chords on I or V."""
 
-_CADENCES = (("authentic", 0.45), ("half", 0.35), ("deceptive", 0.20))
+_CADENCES = (("authentic", 0.35), ("half", 0.25), ("deceptive", 0.25), ("plagal", 0.15))
 """Section-end cadences and how often each closes an inner section; the last one is authentic."""
 _MODAL_SAD = 0.8
 """An authentic cadence gives way to a modal one, without the leading tone, with probability
@@ -71,6 +73,8 @@ _DEGREE_TILT = 1.5         # log-weight of a degree whose colours suit the emoti
 _CHORD_SECONDS = ((0.0, 5.0), (0.3, 2.2), (1.0, 1.5))
 """(pace, ideal chord length in seconds): geometric in between, so calm footage keeps long chords
 and from about a third of the pace up the harmony moves every bar or faster."""
+_PHRASE_CHORDS = 5          # fewest chords a section needs to close with a cadence of its own: with
+                            # three, a multi-cut clip was mostly I and V (x-V-I, x-x-V per section)
 _MIN_CHORD = 1.2           # seconds: half-bar chords only when half a bar lasts this long
 
 
@@ -239,13 +243,13 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
 
 
 def _section_groups(slots: list[float], section_starts: list[float], todo: list[int]) -> list[list[int]]:
-    """The slot indices `todo` grouped by section; a section of fewer than three slots, too short
-    for a cadence of its own, joins the previous group."""
+    """The slot indices `todo` grouped by section; a section of fewer than `_PHRASE_CHORDS` slots,
+    too short for a cadence of its own, joins the previous group."""
     section_of = np.searchsorted(np.asarray(section_starts), np.asarray(slots) + 1e-6) - 1
     groups: list[list[int]] = []
     for s in sorted({int(section_of[i]) for i in todo}):
         group = [i for i in todo if section_of[i] == s]
-        if groups and len(group) < 3:
+        if groups and len(group) < _PHRASE_CHORDS:
             groups[-1].extend(group)
         else:
             groups.append(group)

@@ -3,7 +3,8 @@
 Backends form a registry (`SYNTHS`): "tinysoundfont" (default; a pip wheel, no system library) and
 "fluidsynth" (when `pyfluidsynth` imports and finds the system `libfluidsynth`). Both play the same
 sample-timed event stream (`render.midi.score_events`), rendering audio in blocks between events.
-The default SoundFont is the General MIDI `TimGM6mb.sf2` that ships inside `pretty_midi`.
+The default SoundFont is the General MIDI `TimGM6mb.sf2` that ships inside `pretty_midi`
+(`render.banks` finds better installed ones for `--soundfont auto`).
 
 Parts that the SoundFont samples at a low rate (pads, mostly: the costliest parts, several layered
 voices per note) render at half the output rate and are upsampled; nothing they play is lost. The
@@ -21,13 +22,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 from scipy.signal import firwin, kaiserord
 
 from cuescore.errors import InputError, OptionError
 from cuescore.media.audio import Audio
 from cuescore.music.score import Score, Track
 from cuescore.render.midi import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, ChannelEvent, num_samples, score_events
+from cuescore.render.banks import bundled_soundfont as default_soundfont
+from cuescore.render.banks import check_soundfont
 from cuescore.render.parallel import Job, render_jobs
 from cuescore.render.soundfont import channel_regions
 
@@ -43,19 +45,9 @@ Sustained, layered pads (the costliest parts) mostly qualify: General MIDI fonts
 UPSAMPLE_ATTENUATION_DB = 70.0
 
 
-def default_soundfont() -> Path:
-    """The General MIDI SoundFont bundled with pretty_midi (TimGM6mb, 6 MB)."""
-    return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
-
-
 def _check_soundfont(soundfont: str | os.PathLike | None) -> Path:
     path = Path(soundfont) if soundfont is not None else default_soundfont()
-    if not path.is_file():
-        raise InputError(f"{path}: no such SoundFont file; give a .sf2 path or leave it out for the bundled one")
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise InputError(f"{path}: not a SoundFont 2 file (no RIFF sfbk header)")
+    check_soundfont(path)
     return path
 
 
