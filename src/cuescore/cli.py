@@ -125,6 +125,39 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_vidmuse(args: argparse.Namespace) -> int:
+    from cuescore.convert.vidmuse import LICENCE, convert_vidmuse
+
+    done = convert_vidmuse(args.state_dict, args.output, music_model=args.music_model)
+    lm, visual = done.decoder, done.conditioner
+    print(f"{done.output}: VidMuse; language model {lm['num_hidden_layers']} layers, width {lm['hidden_size']}, "
+          f"{lm['num_attention_heads']} heads, {lm['num_codebooks']} codebooks of {lm['vocab_size']}; CLIP tokens "
+          f"{visual.patches} x {visual.width} per frame; EnCodec from {args.music_model}")
+    print(f"  licence of these weights: {LICENCE} (non-commercial use only)")
+    if done.unused:
+        print(f"  not used (as in VidMuse's own forward pass): {', '.join(done.unused)}")
+    print(f"  next: cuescore generate VIDEO --engine codec --checkpoint {done.output}")
+    return 0
+
+
+def _add_convert_vidmuse(sources: argparse._SubParsersAction) -> None:
+    """`cuescore convert vidmuse STATE_DICT -o CKPT`."""
+    from cuescore.convert.vidmuse import DEFAULT_MUSIC_MODEL
+
+    v = sources.add_parser("vidmuse", help="VidMuse's released state_dict.bin -> a codec checkpoint",
+                           description="Read VidMuse's checkpoint ({'best_state', 'xp.cfg'}, audiocraft naming) "
+                                       "safely (no code in it runs), map its language model onto MusicGen's decoder "
+                                       "and its visual modules onto the vidmuse conditioner, and write CKPT "
+                                       "(config.json + model.safetensors). The weights are CC-BY-NC. Use it with "
+                                       "`cuescore generate VIDEO --engine codec --checkpoint CKPT`.")
+    v.add_argument("state_dict", metavar="STATE_DICT", help="VidMuse's state_dict.bin (huggingface.co/Zeyue7/VidMuse)")
+    v.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint folder to write")
+    v.add_argument("--music-model", default=DEFAULT_MUSIC_MODEL, metavar="M",
+                   help="the MusicGen whose EnCodec goes with it, recorded in CKPT: a hub id or folder "
+                        f"(default: {DEFAULT_MUSIC_MODEL}, the model VidMuse was trained on)")
+    v.set_defaults(func=_cmd_convert_vidmuse)
+
+
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
     from cuescore.fileio import ensure_writable_dir
     from cuescore.media import render_demo_clip
@@ -241,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ids", default="number", choices=("number", "stem"),
                    help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
     b.set_defaults(func=_cmd_dataset_build)
+
+    _add_convert_vidmuse(sub.add_parser("convert", help="import published checkpoints as cuescore checkpoints").add_subparsers(dest="convert_source", metavar="SOURCE", parser_class=_Parser, required=True))  # codec-model: placeholder `convert` parser; the integrator merges it with v2m's
 
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")

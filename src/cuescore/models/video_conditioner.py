@@ -14,6 +14,7 @@ way its code builds it so that its released weights convert (`cuescore.convert.v
       x = norm1(attn + short); x = norm2(final_linear(x) + x), final_linear zero-initialised
     → a 768 → decoder-width projection: the decoder's cross-attention memory [B, Ns*50, D].
 
+The CLIP tower is a `CLIPVisionModelWithProjection` like VidMuse's (its projection is unused).
 Beyond VidMuse, the window's place in the video (start and end as fractions of the duration) is
 added to the short-term tokens through a zero-initialised linear map, so a converted checkpoint
 gives VidMuse's logits until it is fine-tuned.
@@ -192,12 +193,12 @@ class VidMuseConditioner(nn.Module):
     kind = "vidmuse"
 
     def __init__(self, config: VidMuseConfig) -> None:
-        from transformers import CLIPVisionConfig, CLIPVisionModel
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
         super().__init__()
         self.config = config
         c, mlp = config.width, config.width * config.mlp_ratio
-        self.clip = CLIPVisionModel(CLIPVisionConfig(**config.vision)).eval().requires_grad_(False)
+        self.clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**config.vision)).eval().requires_grad_(False)
         self.local_pos_embedding = nn.Parameter(torch.randn(1, config.patches, c))
         self.global_pos_embedding = nn.Parameter(torch.randn(1, config.patches, c))
         self.local_transformer = TemporalTransformer(c, config.depth, config.heads, config.dim_head, mlp)
