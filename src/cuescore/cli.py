@@ -94,6 +94,10 @@ def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.model == "codec":
+        return _cmd_train_codec(args)
+    if args.data is None or args.pairs is not None:
+        raise OptionError(f"`cuescore train {args.model}` takes --data ROOT (a MuVi-Sync folder), not --pairs")
     from cuescore.training import train_amt, train_regression
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
@@ -112,6 +116,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"({summary['steps']} steps); best epoch {summary['best_epoch']}, "
               f"validation loss {summary['best_val_loss']:.4f}")
     return 0
+
+
+def _cmd_train_codec(args: argparse.Namespace) -> int:
+    from cuescore.training.codec import train_codec
+
+    amt_only = {"--data": args.data, "--no-rpr": args.no_rpr or None, "--warmup-steps": args.warmup_steps}
+    given = [name for name, value in amt_only.items() if value is not None]
+    if given:
+        raise OptionError(f"{given[0]} applies to the amt models, not to `cuescore train codec`")
+    missing = [name for name, value in (("--pairs", args.pairs), ("--music-model", args.music_model),
+                                        ("--encoder", args.codec_encoder)) if value is None]
+    if missing:
+        raise OptionError(f"`cuescore train codec` needs {', '.join(missing)}")
+    summary = train_codec(args.pairs, args.output, music_model=args.music_model, encoder=args.codec_encoder,
+                          conditioner=args.conditioner, epochs=args.epochs, freeze=args.freeze,
+                          batch_size=args.batch_size, precision=args.precision, resume=args.resume,
+                          lr=args.lr if args.lr is not None else 1e-4, window=args.window, device=args.device,
+                          seed=args.seed, progress=sys.stderr.isatty())
+    if os.environ.get("RANK", "0") == "0":
+        last = summary["history"][-1]["train_loss"] if summary["history"] else float("nan")
+        print(f"{summary['out_dir']}: codec ({summary['conditioner']} conditioner) trained to epoch "
+              f"{summary['epochs']} ({summary['steps']} steps); last train loss {last:.4f}")
+    return 0
+
+
+def _add_train_codec(p: argparse.ArgumentParser) -> None:
+    """The options of `cuescore train codec` (the shared ones, --epochs ... --seed, are the train command's)."""
+    g = p.add_argument_group("train codec (videos with their own soundtrack -> a codec checkpoint)")
+    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos)")
+    g.add_argument("--music-model", metavar="M", help="MusicGen: a hub id in the local cache or a folder")
+    g.add_argument("--encoder", dest="codec_encoder", metavar="clip:E",
+                   help="the CLIP whose features condition the music: clip:<folder or hub id>")
+    g.add_argument("--conditioner", choices=("vidmuse", "thesis"), default="vidmuse",
+                   help="vidmuse: VidMuse's long-short-term module over CLIP patch tokens; thesis: a transformer "
+                        "over per-second CLIP embeddings into the text encoder's place (default: vidmuse)")
+    g.add_argument("--freeze", choices=("lm", "none"), default="lm",
+                   help="lm: train the conditioner only; none: also MusicGen's decoder (default: lm)")
+    g.add_argument("--window", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds per training window, the decoder's window (default: 30, as VidMuse)")
 
 
 def _cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -225,10 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Put the regressor in CKPT_DIR/regression, where the amt engine finds it. "
                                    "Several GPUs: torchrun --nproc-per-node N -m cuescore train amt ... "
                                    "(each process takes --batch-size sequences per step).")
-    p.add_argument("model", choices=("amt", "regression", "baseline"),
+    p.add_argument("model", choices=("amt", "regression", "baseline", "codec"),
                    help="amt: the Affective Multimodal Transformer; regression: the bi-GRU for note density and "
-                        "loudness; baseline: the Music Transformer without video")
-    p.add_argument("--data", required=True, metavar="ROOT", help="MuVi-Sync dataset folder")
+                        "loudness; baseline: the Music Transformer without video; codec: a video conditioner for "
+                        "MusicGen (options below)")
+    p.add_argument("--data", metavar="ROOT", help="MuVi-Sync dataset folder (amt, regression, baseline)")
     p.add_argument("-o", "--output", required=True, metavar="CKPT_DIR", help="checkpoint folder to write")
     p.add_argument("--epochs", type=int, default=20, metavar="N", help="epochs to train up to (default: 20)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences per step and process (default: 8)")
@@ -251,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="auto = bf16 on GPUs that have it, fp32 on CPU (default: auto)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    _add_train_codec(p)  # codec-model: `train codec` options; the integrator moves this into _add_train
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("dataset", help="build training data (MuVi-Sync layout) from music videos",

@@ -168,7 +168,8 @@ def vision_hyperparameters(state: Mapping[str, Tensor]) -> dict:
     grid = round((positions - 1) ** 0.5)
     return {**VIT_B32, "hidden_size": width, "patch_size": side, "image_size": grid * side,
             "num_attention_heads": width // DIM_HEAD,
-            "projection_dim": int(_get(state, "visual_encoder_model.visual_projection.weight").shape[0]), "num_hidden_layers": _count(state, prefix + "encoder.layers"),
+            "projection_dim": int(_get(state, "visual_encoder_model.visual_projection.weight").shape[0]),
+            "num_hidden_layers": _count(state, prefix + "encoder.layers"),
             "intermediate_size": int(_get(state, prefix + "encoder.layers.0.mlp.fc1.weight").shape[0])}
 
 

@@ -224,6 +224,10 @@ class CodecModel(nn.Module):
                          use_cache=False)
         return out.logits.reshape(b, k, s, -1)
 
+    def forward(self, codes: Tensor, video_inputs: dict | None, prompt: str | None = None) -> Tensor:
+        """Teacher-forced logits [B, K, L, V] of codes [B, K, L] given the conditioner's inputs."""
+        return self.logits(codes, *self.memory(video_inputs, prompt, batch=codes.shape[0]))
+
     def logits(self, codes: Tensor, memory: Tensor, mask: Tensor) -> Tensor:
         """Teacher-forced logits [B, K, L, V] for codes [B, K, L]: entry (k, t) predicts code (k, t)
         from the codes before it in the delay pattern (audiocraft's `compute_predictions`)."""

@@ -99,7 +99,8 @@ class VidMuseConfig:
 @dataclass
 class ThesisConfig:
     """Hyperparameters of `ThesisConditioner`: in_dim = the encoder's embedding width E, out_dim =
-    the text encoder's width; width/depth/heads of the transformer; max_seconds = rows per window."""
+    the text encoder's width; width/depth/heads of the transformer; max_seconds = the most rows it
+    takes; window_seconds = the decoder window it was trained on (one row per second)."""
 
     in_dim: int
     out_dim: int
@@ -108,6 +109,7 @@ class ThesisConfig:
     heads: int = 8
     dropout: float = 0.1
     max_seconds: int = 64
+    window_seconds: float = 30.0
 
     def to_dict(self) -> dict:
         return asdict(self)
