@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from cuescore.analysis.features import VideoFeatures  # noqa: E402
 from cuescore.controls import Controls  # noqa: E402
 from cuescore.engines import get_engine  # noqa: E402
-from cuescore.engines.chromatic import explain  # noqa: E402
+from cuescore.music.chromatic import explain  # noqa: E402
 from cuescore.evaluation import evaluate, plan_stats, pop909_stats, read_chord_file  # noqa: E402
 from cuescore.evaluation.harmony_stats import read_key_file  # noqa: E402
 from cuescore.music.plan import ChordSpan, Key, MusicPlan  # noqa: E402
@@ -119,9 +119,9 @@ def engine_rows(features: dict[str, VideoFeatures], seeds: int) -> list[tuple[st
         per_seed = []
         for seed in range(seeds):
             t0 = time.perf_counter()
-            plan = get_engine("affective", Controls(seed=seed)).plan(f)
+            plan = get_engine("affective", Controls(seed=seed)).compose(f).plan
             elapsed = time.perf_counter() - t0
-            off = get_engine("affective", Controls(seed=seed, weight_emotion=0.0)).plan(f)
+            off = get_engine("affective", Controls(seed=seed, weight_emotion=0.0)).compose(f).plan
             row = {**plan_stats(plan), **plan_function_shares(plan), **evaluate(plan, f), "plan_seconds": elapsed,
                    "emotion_correspondence_w0": evaluate(off, f)["emotion_correspondence"],
                    "diatonic_share_w0": plan_stats(off)["diatonic_share"]}

@@ -21,6 +21,7 @@ from cuescore.errors import InputError, OptionError
 from cuescore.fileio import atomic_path, ensure_writable_dir
 from cuescore.models.checkpoint import CONFIG_FILE, FORMAT_VERSION, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE, unwrap
 from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model, load_music_tokenizer
+from cuescore.models.device import resolve_device
 from cuescore.models.video_conditioner import build_conditioner
 
 KIND = "codec"
@@ -152,4 +153,4 @@ def load_codec_checkpoint(
         _load_part(music.decoder, state, "music.decoder.", weights)
         if isinstance(getattr(music, "enc_to_dec_proj", None), nn.Linear):
             _load_part(music.enc_to_dec_proj, state, "music.enc_to_dec_proj.", weights)
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from cuescore.errors import OptionError
+from cuescore.models.device import resolve_device
 
 CONDITIONER_KINDS = ("vidmuse", "thesis")
 
@@ -73,7 +74,8 @@ def load_music_model(
     name_or_path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ):
     """`MusicgenForConditionalGeneration` from a local folder or a hub id already in the local
-    Hugging Face cache (never downloaded); eval mode on `device`. Mono models only."""
+    Hugging Face cache (never downloaded); eval mode on `device` ("auto", "cpu", "cuda", "cuda:N").
+    Mono models only."""
     from transformers import MusicgenForConditionalGeneration
 
     name = str(name_or_path)
@@ -87,7 +89,7 @@ def load_music_model(
         raise _missing_music_model(name) from None
     if model.config.decoder.audio_channels != 1:
         raise OptionError(f"music model {name} is stereo; the codec engine takes mono MusicGen models")
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def load_music_tokenizer(name_or_path: str | os.PathLike):
