@@ -104,6 +104,7 @@ def test_thesis_training_with_the_decoder(music_dir, clip_dir, pairs, tmp_path):
     assert model.config.lm_trained and model.config.conditioner == "thesis"
     stock = load_music_model(music_dir).decoder.state_dict()["lm_heads.0.weight"]
     assert not torch.equal(model.music.decoder.state_dict()["lm_heads.0.weight"], stock)
+    assert model.conditioner.null_row.abs().sum() > 0  # a black frame's embedding, saved with the weights
     semantic = torch.randn(1, 2, 16)  # the tiny CLIP's embedding width
     assert model.memory({"semantic": semantic})[0].shape == (1, 2, 16)
 

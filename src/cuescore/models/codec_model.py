@@ -200,8 +200,8 @@ class CodecModel(nn.Module):
     def unconditional_memory(self, video_inputs: dict | None, prompt: str | None = None,
                              batch: int = 1) -> tuple[Tensor, Tensor]:
         """The unconditional branch of guidance, of the same shape as `memory`: the conditioner on
-        black frames (VidMuse) or zero rows (thesis), and any text part zeroed and masked out
-        (as transformers does for MusicGen's own guidance)."""
+        black frames (VidMuse: their CLIP tokens; thesis: rows of a black frame's embedding), and any
+        text part zeroed and masked out (as transformers does for MusicGen's own guidance)."""
         visual = None
         if self.conditioner is not None:
             if video_inputs is None:

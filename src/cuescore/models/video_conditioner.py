@@ -297,6 +297,8 @@ class ThesisConditioner(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.width)
         self.out = nn.Linear(config.width, config.out_dim)
+        self.register_buffer("null_row", torch.zeros(config.in_dim))
+        """The encoder's embedding of a black frame (set by the trainer): the unconditional row."""
 
     def forward(self, semantic: Tensor) -> Tensor:
         """Memory [B, T, out_dim] from rows [B, T, in_dim], T <= max_seconds."""
@@ -311,8 +313,10 @@ class ThesisConditioner(nn.Module):
         return self(video_inputs["semantic"].to(self.out.weight.device))
 
     def null_inputs(self, video_inputs: dict) -> dict:
-        """All-zero rows: the unconditional branch (the same rows training's dropout zeroes)."""
-        return {"semantic": torch.zeros_like(video_inputs["semantic"])}
+        """Every row a black frame's embedding: the unconditional branch (what training's dropout
+        puts in place of a window's rows)."""
+        semantic = video_inputs["semantic"]
+        return {"semantic": self.null_row.to(semantic.device, semantic.dtype).expand_as(semantic)}
 
 
 CONDITIONERS = {"vidmuse": (VidMuseConditioner, VidMuseConfig), "thesis": (ThesisConditioner, ThesisConfig)}

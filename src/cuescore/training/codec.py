@@ -3,8 +3,7 @@ on videos paired with their own soundtrack.
 
 The soundtrack is encoded once to EnCodec tokens and the frames once to CLIP features, cached in
 OUT/cache (`cuescore.training.codec_data`). Each step takes windows of the videos, replaces each
-window's conditioning with the null one (black frames / zero rows: the unconditional branch of
-guidance) with probability `cond_dropout` (0.1), runs the decoder on the codes in MusicGen's delay
+window's conditioning with the null one (black frames: the unconditional branch of guidance) with probability `cond_dropout` (0.1), runs the decoder on the codes in MusicGen's delay
 pattern and minimises the cross-entropy of every code, averaged per codebook then over codebooks
 (audiocraft's MusicGen loss). AdamW (betas 0.9 / 0.95, weight decay 0.1, as VidMuse), constant
 learning rate, gradients clipped to norm 1.
@@ -25,6 +24,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -112,6 +112,9 @@ def build_codec_model(music_model: str, encoder: str, conditioner: str, *, windo
         cfg = ThesisConfig(in_dim=semantic_encoder.dim, out_dim=music.config.text_encoder.hidden_size,
                            max_seconds=max(64, math.ceil(window)), window_seconds=window)
         module = ThesisConditioner(cfg)
+        side = semantic_encoder.frame_short_side
+        black = semantic_encoder.encode([np.zeros((side, side, 3), np.uint8)])[0]
+        module.null_row.copy_(torch.from_numpy(black))
     config = CodecConfig(music_model=str(music_model), conditioner=conditioner, conditioner_config=cfg.to_dict(),
                          encoder=encoder, licence=_licence(str(music_model)), source="cuescore train codec")
     model = CodecModel(music, module, config, tokenizer=load_music_tokenizer(music_model))
@@ -140,13 +143,14 @@ def _set_trainable(model: CodecModel, freeze: str) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def _drop_conditions(batch: dict, drop: Tensor, null_tokens: Tensor | None) -> dict:
-    """The batch's conditioner inputs with the rows in `drop` [B] set to the null condition."""
+def _drop_conditions(batch: dict, drop: Tensor, null: Tensor) -> dict:
+    """The batch's conditioner inputs with the windows in `drop` [B] given the null condition
+    (`null`: black-frame patch tokens [P, C] for vidmuse, a black frame's embedding [E] for thesis)."""
     if "semantic" in batch:
-        return {"semantic": torch.where(drop[:, None, None], torch.zeros_like(batch["semantic"]), batch["semantic"])}
+        return {"semantic": torch.where(drop[:, None, None], null, batch["semantic"])}
     keep = ~drop[:, None, None, None]
-    return {"short_tokens": torch.where(keep, batch["short_tokens"], null_tokens),
-            "long_tokens": torch.where(keep, batch["long_tokens"], null_tokens), "position": batch["position"]}
+    return {"short_tokens": torch.where(keep, batch["short_tokens"], null),
+            "long_tokens": torch.where(keep, batch["long_tokens"], null), "position": batch["position"]}
 
 
 def _prepare_model(out: Path, resume: bool, *, music_model: str, encoder: str, conditioner: str, window: float,
@@ -197,7 +201,8 @@ class _Run:
                  cond_dropout: float, seed: int, step: int) -> None:
         self.model, self.trainable, self.optimizer, self.ctx = model, trainable, optimizer, ctx
         self.precision, self.cond_dropout = precision, cond_dropout
-        self.null_tokens = model.conditioner.null_tokens() if model.config.conditioner == "vidmuse" else None
+        conditioner = model.conditioner
+        self.null = conditioner.null_tokens() if isinstance(conditioner, VidMuseConditioner) else conditioner.null_row
         self.net = model
         if ctx.distributed:
             self.net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
@@ -209,7 +214,7 @@ class _Run:
         batch = {k: v.to(self.ctx.device) for k, v in batch.items()}
         drop = (torch.rand(batch["codes"].shape[0], generator=self.generator) < self.cond_dropout).to(self.ctx.device)
         with autocast(self.ctx.device, self.precision):
-            logits = self.net(batch["codes"], _drop_conditions(batch, drop, self.null_tokens))
+            logits = self.net(batch["codes"], _drop_conditions(batch, drop, self.null))
         loss = codec_loss(logits, batch["codes"], batch["valid"])
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
