@@ -192,8 +192,6 @@ class VidMuseConditioner(nn.Module):
     window's start and end as fractions of the video's duration.
     """
 
-    kind = "vidmuse"
-
     def __init__(self, config: VidMuseConfig) -> None:
         from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -285,8 +283,6 @@ def _stream_shape(video_inputs: dict, stream: str) -> tuple[int, int]:
 class ThesisConditioner(nn.Module):
     """Semantic rows [B, T, E] (one per second) → memory [B, T, out_dim] at the text encoder's width."""
 
-    kind = "thesis"
-
     def __init__(self, config: ThesisConfig) -> None:
         super().__init__()
         self.config = config
@@ -297,8 +293,8 @@ class ThesisConditioner(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.width)
         self.out = nn.Linear(config.width, config.out_dim)
+        # the encoder's embedding of a black frame (set by the trainer): the unconditional row
         self.register_buffer("null_row", torch.zeros(config.in_dim))
-        """The encoder's embedding of a black frame (set by the trainer): the unconditional row."""
 
     def forward(self, semantic: Tensor) -> Tensor:
         """Memory [B, T, out_dim] from rows [B, T, in_dim], T <= max_seconds."""
