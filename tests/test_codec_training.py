@@ -70,6 +70,7 @@ def test_codec_loss_masks_padding():
     torch.testing.assert_close(codec_loss(logits, codes, valid), ref)
 
 
+@pytest.mark.slow
 def test_vidmuse_training_lowers_the_loss_and_resumes(music_dir, clip_dir, pairs, tmp_path, caplog):
     out = tmp_path / "ckpt"
     summary = train_codec(pairs, out, conditioner="vidmuse", epochs=4, **options(music_dir, clip_dir))
@@ -96,6 +97,7 @@ def test_vidmuse_training_lowers_the_loss_and_resumes(music_dir, clip_dir, pairs
     assert model.conditioner.position.weight.abs().sum() > 0  # the window position was learned
 
 
+@pytest.mark.slow
 def test_thesis_training_with_the_decoder(music_dir, clip_dir, pairs, tmp_path):
     out = tmp_path / "thesis"
     summary = train_codec(pairs, out, conditioner="thesis", freeze="none", epochs=2, **options(music_dir, clip_dir))
@@ -109,6 +111,7 @@ def test_thesis_training_with_the_decoder(music_dir, clip_dir, pairs, tmp_path):
     assert model.memory({"semantic": semantic})[0].shape == (1, 2, 16)
 
 
+@pytest.mark.slow
 def test_cli_train_codec(music_dir, clip_dir, pairs, tmp_path):
     common = ["--pairs", pairs, "--music-model", music_dir, "--batch-size", "2", "--window", "2",
               "--precision", "fp32", "--device", "cpu"]
@@ -139,6 +142,7 @@ def _ddp_worker(rank: int, pairs: str, out: str, port: int, opts: dict) -> None:
     train_codec(pairs, out, conditioner="vidmuse", epochs=3, **opts)
 
 
+@pytest.mark.slow
 def test_ddp_on_two_processes(music_dir, clip_dir, pairs, tmp_path):
     out = tmp_path / "ddp"
     opts = options(music_dir, clip_dir, batch_size=1)

@@ -66,6 +66,7 @@ def assert_same_logits(reference, converted) -> float:
     return diff
 
 
+@pytest.mark.slow
 def test_converted_checkpoint_gives_vidmuse_logits(reference, vidmuse_file, music_dir, tmp_path):
     done = convert_vidmuse(vidmuse_file, tmp_path / "ckpt", music_model=str(music_dir))
     assert done.config_from == "xp.cfg" and done.conditioner.long_frames == 64 and done.conditioner.patches == 50
@@ -86,6 +87,7 @@ class _Opaque:
         self.content = content
 
 
+@pytest.mark.slow
 def test_unexported_checkpoint_with_an_omegaconf_config(reference, music_dir, tmp_path, monkeypatch):
     """xp.cfg pickled as an object of module omegaconf: read inertly, sizes from the tensors."""
     fake = types.ModuleType("omegaconf.dictconfig")
@@ -123,6 +125,7 @@ def test_bad_files_are_refused(tmp_path):
         read_vidmuse_package(tmp_path / "cut.bin")
 
 
+@pytest.mark.slow
 def test_cli_convert_vidmuse(vidmuse_file, music_dir, tmp_path):
     code, out, err = cli("convert", "vidmuse", vidmuse_file, "-o", tmp_path / "ckpt", "--music-model", music_dir)
     assert code == 0, err
