@@ -97,8 +97,12 @@ def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     if args.model == "codec":
         return _cmd_train_codec(args)
-    if args.data is None or args.pairs is not None:
-        raise OptionError(f"`cuescore train {args.model}` takes --data ROOT (a MuVi-Sync folder), not --pairs")
+    codec_only = [name for name, value in (("--pairs", args.pairs), ("--music-model", args.music_model),
+                                           ("--encoder", args.codec_encoder)) if value is not None]
+    if codec_only:
+        raise OptionError(f"{codec_only[0]} applies to `cuescore train codec`, not to `cuescore train {args.model}`")
+    if args.data is None:
+        raise OptionError(f"`cuescore train {args.model}` needs --data ROOT (a MuVi-Sync folder)")
     from cuescore.training.loop import train_amt, train_regression
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
