@@ -24,7 +24,8 @@ def tiny_t5_tokenizer():
     pieces = [("▁" + word, -5.0) for word in WORDS]
     pieces += [(ch, -10.0) for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,-/"]
     pieces += [("▁", -8.0)]
-    return T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + pieces, extra_ids=0)
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + pieces
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)  # T5's limit
 
 
 def tiny_musicgen_config(*, frame_rate: int = 10, codebooks: int = 2, layers: int = 2, width: int = 32):
@@ -60,6 +61,10 @@ def make_tiny_musicgen(folder: Path, *, seed: int = 0, **sizes) -> Path:
     config, tokenizer = tiny_musicgen_config(**sizes)
     torch.manual_seed(seed)
     model = MusicgenForConditionalGeneration(config)
+    # At the default init (std 0.02) the memory barely moves the logits; make the condition matter.
+    torch.nn.init.normal_(model.enc_to_dec_proj.weight, std=0.2)
+    for layer in model.decoder.model.decoder.layers:
+        torch.nn.init.normal_(layer.encoder_attn.v_proj.weight, std=0.2)
     pad = config.decoder.pad_token_id
     model.generation_config.update(
         pad_token_id=pad, decoder_start_token_id=pad, bos_token_id=pad, do_sample=True,
