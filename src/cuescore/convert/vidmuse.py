@@ -32,6 +32,7 @@ import os
 import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,11 +95,12 @@ def read_vidmuse_package(path: str | os.PathLike) -> tuple[dict[str, Tensor], di
     if not file.is_file():
         raise InputError(f"{file}: no such file; give {_WHAT} (from huggingface.co/Zeyue7/VidMuse)")
     allowed: list = []
+    mmap = zipfile.is_zipfile(file)  # memory-map the tensors (6 GB for VidMuse) where the format allows
     while True:
         try:
             with warnings.catch_warnings(), torch.serialization.safe_globals(allowed):
                 warnings.simplefilter("ignore")
-                package = torch.load(file, map_location="cpu", weights_only=True)
+                package = torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
             break
         except pickle.UnpicklingError as exc:
             allowed.append(_stand_in(_GLOBAL.search(str(exc)), len(allowed), file))
