@@ -119,9 +119,9 @@ def engine_rows(features: dict[str, VideoFeatures], seeds: int) -> list[tuple[st
         per_seed = []
         for seed in range(seeds):
             t0 = time.perf_counter()
-            plan = get_engine("affective", Controls(seed=seed)).plan(f)
+            plan = get_engine("affective", Controls(seed=seed)).compose(f).plan
             elapsed = time.perf_counter() - t0
-            off = get_engine("affective", Controls(seed=seed, weight_emotion=0.0)).plan(f)
+            off = get_engine("affective", Controls(seed=seed, weight_emotion=0.0)).compose(f).plan
             row = {**plan_stats(plan), **plan_function_shares(plan), **evaluate(plan, f), "plan_seconds": elapsed,
                    "emotion_correspondence_w0": evaluate(off, f)["emotion_correspondence"],
                    "diatonic_share_w0": plan_stats(off)["diatonic_share"]}

@@ -92,7 +92,7 @@ def replanned(features: VideoFeatures, seeds: int) -> list[dict]:
     """Harmony statistics and emotion correspondence of affective plans for seeds 0..seeds-1."""
     rows = []
     for seed in range(seeds):
-        plan = get_engine("affective", Controls(seed=seed)).plan(features)
+        plan = get_engine("affective", Controls(seed=seed)).compose(features).plan
         rows.append({**plan_stats(plan), **plan_function_shares(plan),
                      "emotion_correspondence": evaluate(plan, features)["emotion_correspondence"]})
     return rows

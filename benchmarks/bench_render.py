@@ -62,7 +62,7 @@ def main() -> None:
     from cuescore.render.limiter import PeakMap, limit
     from cuescore.render.meter import hop_energy, true_peak
 
-    plan = get_engine("affective", Controls()).plan(features_60s())
+    plan = get_engine("affective", Controls()).compose(features_60s()).plan
     load = os.getloadavg()
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, "
           f"date {date.today()}, load average {load[0]:.1f}")

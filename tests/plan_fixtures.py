@@ -54,6 +54,7 @@ def make_plan(
         instruments=dict(INSTRUMENTS if instruments is None else instruments),
         accents=[(beats[13] + beats[14]) / 2 + 0.05, beats[21] + 0.1] if len(beats) > 22 else [],
         cuts=[downbeats[i] for i in (1, 4, 6) if i < n_bars],
+        marked_cuts=[downbeats[i] for i in (1, 4, 6) if i < n_bars],
         beats_per_bar=beats_per_bar,
         engine="fixture",
         seed=0,

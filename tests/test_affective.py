@@ -9,8 +9,8 @@ import pytest
 
 from cuescore.analysis.features import EMOTIONS
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
-from cuescore.engines import ENGINES, Engine, available_engines, get_engine
-from cuescore.engines.affective import AffectiveEngine
+from cuescore.engines import Composition, available_engines, get_engine
+from cuescore.engines.affective import AffectiveRecord
 from cuescore.engines.harmony import is_diatonic
 from cuescore.errors import InputError, OptionError, OutputError
 from cuescore.evaluation.correspondence import evaluate
@@ -21,15 +21,32 @@ SHOT_MOODS = ["exciting", "tense", "sad", "fearful", "relaxing", "exciting", "sa
               "exciting", "sad"]
 
 
+def compose(features, **options) -> Composition:
+    return get_engine("affective", Controls.from_options(**options)).compose(features)
+
+
 def plan(features, **options) -> MusicPlan:
-    return get_engine("affective", Controls.from_options(**options)).plan(features)
+    return compose(features, **options).plan
+
+
+def record(features, **options) -> AffectiveRecord:
+    return compose(features, **options).record
 
 
 def test_registry():
-    assert "affective" in available_engines() and ENGINES["affective"] is AffectiveEngine
-    assert issubclass(AffectiveEngine, Engine)
+    assert available_engines()[0] == "affective"
     with pytest.raises(OptionError, match="unknown engine 'nope'.*affective"):
         get_engine("nope", Controls())
+    with pytest.raises(OptionError, match="takes no option 'top-k'; it is an option of amt"):
+        get_engine("affective", Controls(), top_k=3)
+
+
+def test_a_symbolic_engine_returns_plan_score_and_record_without_audio():
+    f = make_features(20.0, REGULAR_CUTS)
+    out = compose(f, seed=3)
+    assert out.audio is None and out.score is not None and out.plan.duration == 20.0
+    assert isinstance(out.record, AffectiveRecord) and len(out.record.roman_numerals) == len(out.plan.chords)
+    assert len(out.record.drive) == f.T and set(out.record.to_dict()) >= {"drive", "target_bpm", "instrument_preset"}
 
 
 @pytest.mark.parametrize("cuts, moods", [(REGULAR_CUTS, "relaxing"), (IRREGULAR_CUTS, SHOT_MOODS)])
@@ -43,7 +60,6 @@ def test_cuts_land_on_beats_and_chord_changes(cuts, moods):
     assert p.chords[0].start == 0.0 and p.chords[-1].end == 40.0 and p.chords[-1].chord.root == p.key.tonic
     assert p.sections[0].start == 0.0 and p.sections[-1].end == 40.0
     assert p.engine == "affective" and p.seed == 1 and p.cuts == list(f.hard_cuts)
-    assert len(p.extra["emotion"]) == f.T and len(p.extra["emotion"][0]) == len(EMOTIONS)
     assert all(0 <= d <= 4 for d in p.density) and all(0.0 <= e <= 1.0 for e in p.energy)
     assert 60.0 <= p.mean_bpm <= 160.0
 
@@ -69,7 +85,11 @@ def test_cut_weight_zero_and_locked_tempo_give_a_steady_grid():
         assert len(p.tempo_map) == 1
         assert np.ptp(np.diff(p.beats)) < 1e-9
     assert plan(f, tempo=100).tempo_map[0].bpm == 100.0
-    assert plan(f, weight_cuts=0).cuts == [] and plan(f).cuts == f.hard_cuts  # 0 = no fills or crashes either
+    off, on = compose(f, weight_cuts=0, instruments="rock"), compose(f, instruments="rock")
+    assert off.plan.cuts == on.plan.cuts == f.hard_cuts  # the plan still reports where the cuts are
+    assert off.plan.marked_cuts == [] and on.plan.marked_cuts == f.hard_cuts  # 0 = no fills or crashes either
+    crashes = lambda c: sum(n.pitch == 49 for t in c.score.tracks if t.is_drum for n in t.notes)  # noqa: E731
+    assert crashes(off) < crashes(on)
 
 
 def test_a_clip_shorter_than_a_beat_with_a_cut_gets_a_plan():
@@ -81,7 +101,7 @@ def test_a_clip_shorter_than_a_beat_with_a_cut_gets_a_plan():
 def test_flash_cuts_become_accents():
     f = make_features(20.0, CLOSE_CUTS)
     p = plan(f)
-    off = p.extra["off_grid_cuts"]
+    off = record(f).off_grid_cuts
     assert len(off) == 2 and all(any(abs(a - t) < 1e-6 for a in p.accents) for t in off)
     assert evaluate(p, f)["cut_on_beat"] == pytest.approx(4 / 6)
 
@@ -99,7 +119,7 @@ def test_controls_shape_the_plan():
     assert [s.label for s in plan(calm, primer="Dm G C").chords[:3]] == ["D:min", "G", "C"]
     sad = make_features(30.0, REGULAR_CUTS, emotion="sad", brightness=0.2)
     assert plan(sad).key.mode == "minor" and plan(wild).key.mode == "major"
-    assert plan(sad).extra["instrument_preset"] != plan(wild).extra["instrument_preset"]
+    assert record(sad).instrument_preset != record(wild).instrument_preset
 
 
 def test_short_video_without_cuts():
@@ -128,6 +148,8 @@ def test_score_video_writes_all_outputs(scoring, demo_clip, tmp_path, monkeypatc
     for field in ("tempo_bpm", "beats", "downbeats", "chords", "key", "cuts", "engine", "seed", "emotion", "timings"):
         assert field in data, field
     assert data["engine"] == "affective" and data["seed"] == 2 and len(data["emotion"]) == result.features.T
+    assert len(data["emotion"][0]) == len(EMOTIONS) and "extra" not in data
+    assert data["engine_record"]["instrument_preset"] in INSTRUMENT_PRESETS and data["engine_record"]["roman_numerals"]
     assert {"start", "end", "label"} == set(data["chords"][0])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in result.outputs.values())
 

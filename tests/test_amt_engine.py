@@ -23,6 +23,7 @@ from cuescore.controls import Controls
 from cuescore.engines import get_engine
 from cuescore.engines.amt import chord_spans, density_levels, loudness_energy
 from cuescore.engines.tempo import on_grid_share
+from cuescore.errors import OptionError
 from cuescore.evaluation import chord_changes, load_plan
 from cuescore.music.chords import parse_chord
 
@@ -112,7 +113,7 @@ def test_generate_with_the_amt_engine(checkpoint, features_dir, demo_clip, work)
     assert all(not parse_chord(s.label).is_none for s in plan.chords)
     assert plan.chords[0].start == 0.0 and plan.chords[-1].end == pytest.approx(12.0)
     assert on_grid_share(plan.cuts, plan.beats) == 1.0
-    extra = data["extra"]
+    extra = data["engine_record"]
     labels = extra["chords_per_second"]
     assert len(labels) == 12 and extra["density_source"] == "regression" and len(extra["note_density"]) == 12
     runs = [len(list(g)) for g in np.split(labels, np.flatnonzero(np.array(labels[1:]) != labels[:-1]) + 1)]
@@ -127,23 +128,40 @@ def test_generate_with_the_amt_engine(checkpoint, features_dir, demo_clip, work)
 def test_seed_key_primer_and_no_regressor(checkpoint, features_dir, work):
     features = VideoFeatures.load(features_dir)
 
-    def plan(**options):
-        return get_engine("amt", Controls.from_options(checkpoint=str(checkpoint), **options)).plan(features)
+    def compose(checkpoint=checkpoint, top_k=None, temperature=None, **controls):
+        engine = get_engine("amt", Controls.from_options(**controls), checkpoint=str(checkpoint), top_k=top_k,
+                            temperature=temperature)
+        return engine.compose(features)
 
-    a, b = plan(seed=7), plan(seed=7)
-    assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
-    keyed = plan(seed=7, key="D minor", primer="Dm Gm", top_k=3)
-    assert keyed.key.name == "D minor" and keyed.extra["chords_per_second"][:2] == ["D:min", "G:min"]
-    assert keyed.chords[0].label == "D:min"
-    greedy = plan(temperature=0)
-    assert greedy.extra["chords_per_second"] == plan(temperature=0, seed=99).extra["chords_per_second"]
+    a, b = compose(seed=7), compose(seed=7)
+    assert json.dumps(a.plan.to_dict(), sort_keys=True) == json.dumps(b.plan.to_dict(), sort_keys=True)
+    keyed = compose(seed=7, key="D minor", primer="Dm Gm", top_k=3)
+    assert keyed.plan.key.name == "D minor" and keyed.record.chords_per_second[:2] == ["D:min", "G:min"]
+    assert keyed.plan.chords[0].label == "D:min"
+    greedy = compose(temperature=0)
+    assert greedy.record.chords_per_second == compose(temperature=0, seed=99).record.chords_per_second
     bare = work / "bare"
     bare.mkdir()
     for name in ("config.json", "model.safetensors"):
         shutil.copy(checkpoint / name, bare / name)
-    plain = get_engine("amt", Controls(checkpoint=str(bare))).plan(features)
-    assert plain.extra["density_source"] == "video" and plain.extra["regression"] is None
-    assert len(plain.density) == len(plain.downbeats)
+    plain = compose(checkpoint=bare)
+    assert plain.record.density_source == "video" and plain.record.regression is None
+    assert len(plain.plan.density) == len(plain.plan.downbeats)
+
+
+def test_sampling_rules_are_options(checkpoint, features_dir):
+    features = VideoFeatures.load(features_dir)
+
+    def labels(seed, **options):
+        engine = get_engine("amt", Controls(seed=seed), checkpoint=str(checkpoint), temperature=3.0, **options)
+        return engine.compose(features).record.chords_per_second
+
+    for seed in range(3):
+        strict = labels(seed, max_repeat=1)
+        assert all(a != b for a, b in zip(strict, strict[1:])) and "N" not in strict
+    assert get_engine("amt", Controls(), checkpoint=str(checkpoint), allow_n=True).options["allow_n"] is True
+    with pytest.raises(OptionError, match="--max-repeat -1 is not allowed"):
+        get_engine("amt", Controls(), checkpoint=str(checkpoint), max_repeat=-1)
 
 
 def test_errors_are_one_line(checkpoint, features_dir, demo_clip, dataset, work):

@@ -213,7 +213,7 @@ def test_every_cut_keeps_its_crash_when_cuts_follow_closely():
     # cuts half a beat, one beat and one and a half beats apart, in loud and quiet bars
     cuts = [b[8], half(8), b[10], half(10), b[12], b[13], half(13), b[15], half(16), b[18], b[19], b[20],
             half(20), b[22], b[24], half(25), b[27]]
-    plan = dataclasses.replace(base, cuts=sorted(cuts))
+    plan = dataclasses.replace(base, cuts=sorted(cuts), marked_cuts=sorted(cuts))
     plan.validate()
     sixteenth = 60.0 / plan.tempo_map[0].bpm / 4
     for seed in range(4):

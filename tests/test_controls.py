@@ -25,18 +25,18 @@ def test_defaults_are_valid_and_documented():
     for name, spec in CONTROLS.items():
         assert spec.help and spec.allowed(), name
     assert {"seed", "key", "mode", "tempo", "tempo_min", "tempo_max", "energy", "instruments", "weight_emotion",
-            "weight_motion", "weight_cuts", "weight_colour", "primer", "original_gain", "loudness", "soundfont",
-            "top_k", "temperature", "checkpoint"} == set(CONTROLS)
+            "weight_motion", "weight_cuts", "weight_colour", "primer", "original_gain", "loudness",
+            "soundfont"} == set(CONTROLS)
 
 
 def test_from_options_converts_command_line_text():
     c = Controls.from_options(seed="7", tempo="96", key="Bb major", primer="C, Am | F G7", instruments="Rock",
-                              weight_cuts="0", top_k="5", checkpoint=None)
+                              weight_cuts="0", tempo_max=None)
     assert c.seed == 7 and isinstance(c.seed, int)
     assert c.tempo == 96.0 and c.bpm_range == (96.0, 96.0)
     assert c.key_value == Key(10, "major")
     assert [ch.label for ch in c.primer_chords] == ["C", "A:min", "F", "G:7"]
-    assert c.instruments == "rock" and c.weight_cuts == 0.0 and c.top_k == 5 and c.checkpoint is None
+    assert c.instruments == "rock" and c.weight_cuts == 0.0 and c.tempo_max == 160.0
 
 
 @pytest.mark.parametrize("options, words", [
@@ -56,7 +56,7 @@ def test_from_options_converts_command_line_text():
     ({"primer": "C Xq F"}, ["primer", "Xq"]),
     ({"primer": "C N G"}, ["primer", "N is not a chord"]),
     ({"soundfont": "/no/such/font.sf2"}, ["soundfont", "no such file"]),
-    ({"temperature": 4}, ["temperature", "4", "0..3"]),
+    ({"energy": 4}, ["energy", "4", "0..2"]),
     ({"colour_weight": 1}, ["unknown option", "colour_weight", "weight_colour"]),
 ])
 def test_bad_options_raise_one_line_naming_option_value_and_range(options, words):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cuescore import __version__
 from cuescore.controls import add_control_arguments
+from cuescore.engines.catalog import add_engine_arguments
 from cuescore.errors import CuescoreError, OptionError
 
 
@@ -47,14 +48,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from cuescore.controls import Controls
     from cuescore.scoring import score_video
 
+    from cuescore.engines.catalog import engine_options_from_namespace
+
     controls = Controls.from_namespace(args)
+    options = engine_options_from_namespace(args)
     features = VideoFeatures.load(args.features) if args.features else None
     result = score_video(args.video, args.output, controls, features=features, engine=args.engine,
-                         progress=args.verbose or sys.stderr.isatty())
-    plan = result.plan
-    print(f"{result.video_out}: {plan.key.name}, {plan.mean_bpm:.0f} BPM, {len(plan.chords)} chords, "
-          f"{len(plan.cuts)} cuts; also {result.midi.name}, {result.wav.name}, {result.json.name} "
-          f"({result.timings.get('total', 0):.1f} s)")
+                         engine_options=options, progress=args.verbose or sys.stderr.isatty())
+    print(result.summary())
     return 0
 
 
@@ -138,12 +139,7 @@ def _cmd_demo_clip(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cuescore", description="Music for a video: a soundtrack that follows its mood, motion and cuts.")
-    parser.add_argument("--version", action="version", version=f"cuescore {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details; show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse a video into per-second features, cuts and visual beats",
                        description="Analyse VIDEO; write features.json and features.npz into the output folder.")
     p.add_argument("video", help="input video (mp4, mov, mkv, webm, ...)")
@@ -154,18 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for learned encoders")
     p.set_defaults(func=_cmd_analyze)
 
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write music for a video and put it on the video",
                        description="Score VIDEO: writes OUT (the video with the new soundtrack; its video stream "
                                    "is copied untouched), OUT.mid, OUT.wav and OUT.json (the plan).")
     p.add_argument("video", help="input video")
     p.add_argument("-o", "--output", help="output video (default: <video stem>_scored.mp4 in the working directory)")
-    p.add_argument("--engine", default="affective",
-                   help="composition engine: affective (default, needs no weights) or amt (chords from a model "
-                        "trained with `cuescore train amt`; give it with --checkpoint)")
     p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
+    add_engine_arguments(p)
     add_control_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure how a soundtrack follows its video",
                        description="Correspondence metrics of a plan written by `generate` (OUT.json): cuts on beats, "
                                    "cuts on chord changes, emotion correspondence, motion/density and "
@@ -185,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device to run the models on (default: auto)")
     p.set_defaults(func=_cmd_evaluate)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the AMT, its no-video baseline or the density/loudness regressor",
                        description="Train on a MuVi-Sync folder (vevo_chord, vevo_semantic, ... and "
                                    "vevo_meta/split/v1/{train,val}.txt). CKPT_DIR receives the best checkpoint "
@@ -220,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dataset", help="build training data (MuVi-Sync layout) from music videos",
                        description="Training data for the learned engines.")
     actions = p.add_subparsers(dest="dataset_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -242,11 +244,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
     b.set_defaults(func=_cmd_dataset_build)
 
+
+def _add_demo_clip(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")
     p.add_argument("output", help="output video path, e.g. demo.mp4")
     p.add_argument("--with-audio", action="store_true", help="add a quiet tone as the clip's own audio track")
     p.set_defaults(func=_cmd_demo_clip)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cuescore", description="Music for a video: a soundtrack that follows its mood, motion and cuts.")
+    parser.add_argument("--version", action="version", version=f"cuescore {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details; show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    _add_analyze(sub)
+    _add_generate(sub)
+    _add_evaluate(sub)
+    _add_train(sub)
+    _add_dataset(sub)
+    _add_demo_clip(sub)
     return parser
 
 

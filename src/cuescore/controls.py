@@ -106,12 +106,6 @@ class Controls:
                               metavar="LUFS", group="output")
     soundfont: str | None = control(None, "path", "SoundFont (.sf2) to render with; none = the bundled GM one",
                                     nullable=True, metavar="SF2", group="output")
-    top_k: int | None = control(None, "int", "learned engines: sample among the k likeliest tokens; none = default",
-                                low=1, high=4096, nullable=True, metavar="K", group="learned")
-    temperature: float = control(1.0, "float", "learned engines: sampling temperature; 0 = always the likeliest token",
-                                 low=0, high=3, group="learned")
-    checkpoint: str | None = control(None, "str", "learned engines: checkpoint folder or name; none = engine default",
-                                     nullable=True, metavar="PATH", group="learned")
 
     def __post_init__(self) -> None:
         for name, spec in CONTROLS.items():
@@ -222,7 +216,7 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
 
 _GROUP_TITLES = {
     "music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)",
-    "output": "output", "learned": "learned engines (amt)",
+    "output": "output",
 }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from cuescore.errors import OutputError
 
@@ -63,3 +64,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy arrays and scalars as plain JSON values (json.dumps's `default`)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def write_json(path: str | os.PathLike, data: dict) -> Path:
+    """Write `data` as indented JSON (numpy values as lists and numbers), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
+    return Path(path)

@@ -1,9 +1,10 @@
 """The main job as one library function: `score_video(video) -> ScoreResult`.
 
-probe → analyse → engine.plan → arrange → synthesize → master → write OUT.mid, OUT.wav,
-OUT.json → mux OUT.mp4. Every option, the engine name, the input and every output path are
-checked before the long work starts, and the four outputs are written under temporary names and
-renamed together at the very end, so a failure at any stage leaves nothing behind.
+probe → analyse (what the engine needs) → engine.compose → synthesize the score (unless the
+engine wrote audio) → master → mux OUT.mp4, write OUT.wav, OUT.json and (with a score) OUT.mid.
+Every option, the engine name, the input and every output path are checked before the long
+work starts, and the outputs are written under temporary names and renamed together at the very
+end, so a failure at any stage leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from cuescore.analysis import VideoFeatures, analyze
 from cuescore.controls import Controls
-from cuescore.engines import DEFAULT_ENGINE, get_engine
+from cuescore.engines import DEFAULT_ENGINE, Composition, get_engine
 from cuescore.errors import OptionError, OutputError
-from cuescore.fileio import atomic_path, check_output_path
-from cuescore.media import VideoInfo, mux, probe, write_wav
+from cuescore.fileio import atomic_path, check_output_path, write_json
+from cuescore.media import Audio, VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
-from cuescore.music.arrange import arrange
 from cuescore.music.plan import MusicPlan
 from cuescore.render import master, synthesize
 
@@ -38,20 +38,36 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class ScoreResult:
-    """What `score_video` made: output paths, the plan, the features and seconds per stage."""
+    """What `score_video` made: output paths (`midi` None when the engine wrote no score), the
+    engine's composition, the features and seconds per stage."""
 
     video: Path
+    engine: str
     video_out: Path
-    midi: Path
+    midi: Path | None
     wav: Path
     json: Path
-    plan: MusicPlan
+    composition: Composition
     features: VideoFeatures
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
+    def plan(self) -> MusicPlan | None:
+        return self.composition.plan
+
+    @property
     def outputs(self) -> dict[str, Path]:
-        return {"video": self.video_out, "midi": self.midi, "wav": self.wav, "json": self.json}
+        """The files written, by kind ("video", "midi", "wav", "json")."""
+        paths = {"video": self.video_out, "midi": self.midi, "wav": self.wav, "json": self.json}
+        return {name: path for name, path in paths.items() if path is not None}
+
+    def summary(self) -> str:
+        """One line for the user: what was written and, with a plan, its key and tempo."""
+        plan = self.plan
+        music = (f"{plan.key.name}, {plan.mean_bpm:.0f} BPM, {len(plan.chords)} chords, {len(plan.cuts)} cuts"
+                 if plan is not None else f"{self.composition.audio.duration:.1f} s of {self.engine} audio")
+        others = ", ".join(p.name for k, p in self.outputs.items() if k != "video")
+        return f"{self.video_out}: {music}; also {others} ({self.timings.get('total', 0):.1f} s)"
 
 
 def default_output(video: str | os.PathLike, codec: str | None = None) -> Path:
@@ -97,6 +113,42 @@ def _reporter(progress: bool | Progress | None) -> Progress:
     return lambda stage, done: None
 
 
+class _StageClock:
+    """Times stages into `timings` and reports each start to `report`."""
+
+    def __init__(self, report: Progress) -> None:
+        self.report = report
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if name in STAGES:
+            self.report(name, STAGES.index(name) / len(STAGES))
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 4)
+
+    def total(self) -> None:
+        self.timings["total"] = round(time.perf_counter() - self.started, 4)
+
+
+def _result_json(name: str, composition: Composition, features: VideoFeatures, controls: Controls) -> dict:
+    """OUT.json: the plan's fields (or, without a plan, the duration and the cuts), the per-second
+    video features, the engine's name and record, and the controls."""
+    plan = composition.plan
+    data = plan.to_dict() if plan is not None else {
+        "duration": float(features.duration), "cuts": list(features.hard_cuts), "engine": name, "seed": controls.seed}
+    data.update({
+        "emotion": features.emotion.round(4).tolist(),
+        "motion": features.motion.round(4).tolist(),
+        "arousal": features.arousal.round(4).tolist(),
+        "engine_record": composition.record.to_dict(),
+        "controls": controls.to_dict(),
+    })
+    return data
+
+
 def score_video(
     video: str | os.PathLike,
     out_path: str | os.PathLike | None = None,
@@ -104,14 +156,16 @@ def score_video(
     *,
     features: VideoFeatures | None = None,
     engine: str | None = None,
+    engine_options: dict[str, Any] | None = None,
     progress: bool | Progress | None = None,
 ) -> ScoreResult:
-    """Write music for `video`: OUT (the video with the new soundtrack), OUT.mid, OUT.wav and
-    OUT.json (the plan, per-second emotion, motion and arousal, the controls and stage timings).
+    """Write music for `video`: OUT (the video with the new soundtrack), OUT.wav, OUT.json (the
+    plan, per-second emotion, motion and arousal, the engine's record, the controls and stage
+    timings) and, when the engine writes a score, OUT.mid.
 
-    out_path: the output video (default `default_output(video)`); the other three share its name.
+    out_path: the output video (default `default_output(video)`); the others share its name.
     features: skip the analysis and use these (e.g. loaded with `VideoFeatures.load`).
-    engine: registry name (default "affective").
+    engine: registry name (default "affective"); engine_options: its declared options.
     progress: True prints each stage on stderr (with the analysis's progress bar); a callable
         gets (stage, share done).
     Raises InputError / OptionError / OutputError (before any work) for bad input or options.
@@ -120,53 +174,38 @@ def score_video(
         raise OptionError(f"controls must be a Controls, got {type(controls).__name__}; use Controls.from_options")
     video = Path(video)
     info = probe(video)
-    composer = get_engine(engine or DEFAULT_ENGINE, controls)
-    encoder = composer.analysis_encoder() if features is None else None
+    name = engine or DEFAULT_ENGINE
+    composer = get_engine(name, controls, **(engine_options or {}))
+    needs = composer.analysis_needs() if features is None else None
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
     _check_outputs(video, paths, info)
     if features is not None:
         _check_features(features, info)
-    report = _reporter(progress)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    @contextlib.contextmanager
-    def stage(name: str) -> Iterator[None]:
-        if name in STAGES:
-            report(name, STAGES.index(name) / len(STAGES))
-        t0 = time.perf_counter()
-        yield
-        timings[name] = round(time.perf_counter() - t0, 4)
-
+    stage = _StageClock(_reporter(progress))
     with stage("analysis"):
         if features is None:
-            features = analyze(video, progress=progress is True, info=info,
-                               **({"encoder": encoder} if encoder else {}))
+            features = analyze(video, progress=progress is True, info=info, **needs.analyze_kwargs())
     with stage("composition"):
-        plan = composer.plan(features)
-        score = arrange(plan, controls.seed)
-    with stage("synthesis"):
-        audio = synthesize(score, soundfont=controls.soundfont)
-    with stage("mastering"):
-        audio = master(audio, controls.loudness)
+        composition = composer.compose(features)
+    with stage("synthesis"):  # only a score needs it; an engine's own audio is used as it is
+        audio = composition.audio or synthesize(composition.score, soundfont=controls.soundfont)
+    with stage("mastering"):  # dry SoundFont audio gets the room reverb, an engine's audio does not
+        audio = master(audio, controls.loudness, **({"reverb": 0.0} if composition.audio is not None else {}))
+    if composition.score is None:
+        paths.pop("midi")
     with contextlib.ExitStack() as outputs:
-        tmp = {name: outputs.enter_context(atomic_path(path)) for name, path in paths.items()}
+        tmp = {kind: outputs.enter_context(atomic_path(path)) for kind, path in paths.items()}
         with stage("mux"):
             mux(video, audio, tmp["video"], original_gain=controls.original_gain, info=info)
         with stage("writing"):
-            score.write_midi(tmp["midi"])
+            if composition.score is not None:
+                composition.score.write_midi(tmp["midi"])
             write_wav(audio, tmp["wav"])
-        timings["total"] = round(time.perf_counter() - started, 4)
-        extra = {k: v for k, v in plan.extra.items() if k != "emotion"}
-        plan.save_json(tmp["json"], extra={
-            "extra": extra,
-            "emotion": plan.extra.get("emotion", features.emotion.round(4).tolist()),
-            "motion": features.motion.round(4).tolist(),
-            "arousal": features.arousal.round(4).tolist(),
-            "video": str(video),
-            "outputs": {name: str(path) for name, path in paths.items()},
-            "controls": controls.to_dict(),
-            "timings": timings,
-        })
-    report("done", 1.0)
-    return ScoreResult(video, paths["video"], paths["midi"], paths["wav"], paths["json"], plan, features, timings)
+        stage.total()
+        data = _result_json(name, composition, features, controls)
+        data.update(video=str(video), outputs={kind: str(path) for kind, path in paths.items()},
+                    timings=stage.timings)
+        write_json(tmp["json"], data)
+    stage.report("done", 1.0)
+    return ScoreResult(video, name, paths["video"], paths.get("midi"), paths["wav"], paths["json"], composition, features,
+                       stage.timings)

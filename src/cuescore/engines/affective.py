@@ -1,236 +1,53 @@
 """The default engine, `affective`: rules from the video's mood, motion, colour and cuts; no weights.
 
-Every feature enters as `neutral + weight × (feature − neutral)`, so a weight of 0 removes
-its influence, 1 keeps it as analysed and 2 doubles it (Controllable V2M's user weights).
+The shared plan decisions (tempo grid fitted to the cuts, sections, density, energy, accents,
+instruments) come from `VideoPlanner`; this engine chooses the key and the chords:
 
-- tempo: the "drive" (arousal blended with motion, optical flow and cut rate) sets a target
-  inside the tempo range; `fit_beat_grid` then bends the grid so the hard cuts land on beats.
 - key and mode: valence and brightness (major/minor), hue (tonic); see `harmony.choose_key`.
-- sections: groups of shots, split where the mood changes; labels repeat for similar moods.
-- chords: `harmony.progression`, with a chord change forced at every cut on the grid.
-- per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control.
-- accents: the strongest visual beats, plus cuts that could not sit on a beat.
+- chords: `harmony.progression`, functional progressions coloured by the per-second emotion,
+  with a chord change forced at every cut on the grid and at every section start.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from cuescore.analysis.features import HARD_CUT, VideoFeatures
-from cuescore.controls import INSTRUMENT_PRESETS
-from cuescore.engines.base import Engine, register
-from cuescore.engines.harmony import choose_key, harmonic_slots, mean_over, progression
-from cuescore.engines.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
-from cuescore.music.plan import MusicPlan, Section, TempoChange
-
-BEATS_PER_BAR = 4
-_MIN_SECTION = 6.0      # seconds: a section is at least this long unless the video is shorter
-_MAX_SECTION = 24.0     # seconds: a longer group of shots is split at the next shot boundary or bar
-_MOOD_CHANGE = 0.5      # L1 distance between emotion distributions that starts a new section
-_SAME_LABEL = 0.3       # distance under which a section repeats an earlier label
-_ACCENT_SHARE = 0.35    # share of visual beats kept as accents at weight_motion = 1
+from cuescore.analysis.features import VideoFeatures
+from cuescore.engines.base import Composition, Engine
+from cuescore.engines.harmony import choose_key, harmonic_slots, progression
+from cuescore.engines.video_plan import BEATS_PER_BAR, PlanParts, PlanRecord, VideoPlanner, per_bar
+from cuescore.music.arrange import arrange
 
 
-def _saturate(x: np.ndarray, scale: float) -> np.ndarray:
-    """0 at 0, 0.63 at `scale`, approaching 1."""
-    return 1.0 - np.exp(-np.clip(np.asarray(x, float), 0.0, None) / scale)
+@dataclass
+class AffectiveRecord(PlanRecord):
+    """The shared plan record plus the Roman numeral of each chord span."""
+
+    roman_numerals: list[str] = field(default_factory=list)
 
 
-def _around(neutral: float, weight: float, value: np.ndarray) -> np.ndarray:
-    return neutral + weight * (np.asarray(value, float) - neutral)
-
-
-def contrast(values: np.ndarray, spread: float = 0.1) -> np.ndarray:
-    """How far each value stands from the clip's own mean, in clip standard deviations (at least
-    `spread`), clipped to ±1.5: a calm clip still gets its quieter and busier moments."""
-    v = np.asarray(values, float)
-    return np.clip((v - v.mean()) / max(float(v.std()), spread), -1.5, 1.5)
-
-
-def per_bar(values: np.ndarray, downbeats: list[float], duration: float) -> np.ndarray:
-    """Per-second values averaged over each bar (bar i spans downbeats[i] to the next or the end)."""
-    ends = list(downbeats[1:]) + [duration]
-    return np.array([mean_over(values, s, e) for s, e in zip(downbeats, ends)], float)
-
-
-@register
 class AffectiveEngine(Engine):
-    """Rule-based soundtrack plan; deterministic for a given seed."""
+    """Rule-based soundtrack; deterministic for a given seed."""
 
     NAME = "affective"
 
-    def plan(self, features: VideoFeatures) -> MusicPlan:
+    def compose(self, features: VideoFeatures) -> Composition:
         features.validate()
         c = self.controls
+        planner = VideoPlanner(c)
         rng = np.random.default_rng(c.seed)
         duration = float(features.duration)
-        motion, arousal, drive = self._drive(features)
-        target, tempo_map, beats, downbeats, on_grid = self._grid(features, drive)
+        motion, arousal, drive = planner.drive(features)
+        grid = planner.grid(features, drive)
         key = choose_key(features, c, rng)
-        sections = self._sections(features, beats, downbeats, duration)
-        pace = per_bar(drive, downbeats, duration)
-        slots = harmonic_slots(beats, downbeats, on_grid + [s.start for s in sections], list(pace), BEATS_PER_BAR)
+        sections = planner.sections(features, grid)
+        pace = per_bar(drive, grid.downbeats, duration)
+        slots = harmonic_slots(grid.beats, grid.downbeats, grid.on_grid + [s.start for s in sections], list(pace),
+                               BEATS_PER_BAR)
         chords, romans = progression(key, slots, duration, [s.start for s in sections], features.emotion, c, rng)
-        density, energy = self._levels(motion, arousal)
-        preset = self._preset(features, drive)
-        return self._assemble(features, drive, target, tempo_map, beats, downbeats, on_grid, key, chords, sections,
-                              density, energy, preset, {"roman_numerals": romans})
-
-    def _assemble(self, features: VideoFeatures, drive: np.ndarray, target: float, tempo_map: list, beats: list[float],
-                  downbeats: list[float], on_grid: list[float], key, chords: list, sections: list,
-                  density: np.ndarray, energy: np.ndarray, preset: str, extra: dict) -> MusicPlan:
-        """The validated plan from per-second density/energy [T] and the engine's decisions;
-        `extra` joins the fields every engine records (emotion, drive, tempo target, ...)."""
-        duration = float(features.duration)
-        hard = features.hard_cuts
-        off_grid = [t for t in hard if t not in on_grid]
-        plan = MusicPlan(
-            duration=duration, tempo_map=tempo_map, beats=beats, downbeats=downbeats, key=key, chords=chords,
-            sections=sections,
-            density=[int(d) for d in np.clip(np.rint(per_bar(density, downbeats, duration)), 0, 4)],
-            energy=[round(float(e), 4) for e in per_bar(energy, downbeats, duration)],
-            instruments=dict(INSTRUMENT_PRESETS[preset]),
-            accents=self._accents(features, beats, off_grid),
-            cuts=list(hard) if self.controls.weight_cuts > 0 else [], beats_per_bar=BEATS_PER_BAR, engine=self.NAME, seed=self.controls.seed,
-            extra={
-                "emotion": np.round(features.emotion, 4).tolist(),
-                "drive": np.round(drive, 4).tolist(),
-                "target_bpm": round(target, 3),
-                "instrument_preset": preset,
-                "off_grid_cuts": off_grid,
-                "transitions": [{"time": t.time, "kind": t.kind} for t in features.transitions],
-                **extra,
-            },
-        )
-        plan.validate()
-        return plan
-
-    def _drive(self, features: VideoFeatures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per second, 0-1: (motion from frame differences and flow, arousal, drive). Drive blends
-        arousal (× weight_emotion) with motion and cut rate (× weight_motion); it sets the tempo."""
-        c = self.controls
-        arousal = (np.asarray(features.arousal, float) + 1.0) / 2.0
-        motion = 0.55 * _saturate(features.motion, 12.0) + 0.45 * _saturate(features.flow, 1.5)
-        drive = np.clip(0.5 + c.weight_emotion * 0.5 * (arousal - 0.5)
-                        + c.weight_motion * 0.5 * (0.8 * motion + 0.2 * self._cut_rate(features) - 0.5), 0.0, 1.0)
-        return motion, arousal, drive
-
-    def _grid(self, features: VideoFeatures, drive: np.ndarray,
-              ) -> tuple[float, list[TempoChange], list[float], list[float], list[float]]:
-        """(target BPM, tempo map, beats, downbeats, hard cuts on the grid): the beat grid fitted to
-        the hard cuts at a tempo set by the mean drive (or the locked tempo)."""
-        c = self.controls
-        duration = float(features.duration)
-        lo, hi = c.bpm_range
-        target = lo * (hi / lo) ** (0.1 + 0.8 * float(np.mean(drive)))
-        hard = features.hard_cuts
-        if c.tempo is not None:
-            tempo_map, beats, downbeats = constant_grid(duration, c.tempo, BEATS_PER_BAR)
-        else:
-            tempo_map, beats, downbeats = fit_beat_grid(duration, hard, target, (lo, hi), BEATS_PER_BAR, c.weight_cuts)
-        b = np.asarray(beats)
-        on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
-        return target, tempo_map, beats, downbeats, on_grid
-
-    def _levels(self, motion: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per second: (density level 0-4 from motion × weight_motion, energy 0-1 from arousal ×
-        weight_emotion × the energy control). Both mix the absolute level with the clip's own
-        contrast, so the music moves where the picture does even in an evenly calm clip."""
-        c = self.controls
-        density = _around(2.0, c.weight_motion, 4.0 * motion + 0.8 * contrast(motion, 0.05))
-        energy = np.clip(c.energy * (0.55 + c.weight_emotion * (0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05))),
-                         0.0, 1.0)
-        return density, energy
-
-    @staticmethod
-    def _cut_rate(features: VideoFeatures) -> np.ndarray:
-        """Per second: shot boundaries within ±5 s, per second, saturating (0.3 cuts/s → 0.63)."""
-        cuts = np.asarray(features.cuts)
-        centres = np.arange(features.T) + 0.5
-        counts = np.array([np.sum(np.abs(cuts - t) <= 5.0) for t in centres]) if cuts.size else np.zeros(features.T)
-        return _saturate(counts / 10.0, 0.3)
-
-    def _sections(self, features: VideoFeatures, beats: list[float], downbeats: list[float],
-                  duration: float) -> list[Section]:
-        """Groups of shots between grid points: a new section where the mood changes or the
-        current one has run long, never shorter than `_MIN_SECTION` seconds."""
-        b = np.asarray(beats)
-        grid = np.asarray(downbeats) if len(downbeats) else b
-        points = []
-        for tr in features.transitions:
-            on_beat = b[np.argmin(np.abs(b - tr.time))]
-            near_down = grid[np.argmin(np.abs(grid - tr.time))]
-            snap = on_beat if tr.kind == HARD_CUT or abs(near_down - tr.time) > 60.0 / self.controls.bpm_range[1] \
-                else near_down
-            points.append(float(snap))
-        boundaries = sorted({p for p in points if 0.0 < p < duration})
-        starts = [0.0]
-        for i, t in enumerate(boundaries):
-            shot_end = boundaries[i + 1] if i + 1 < len(boundaries) else duration
-            current = mean_over(features.emotion, starts[-1], t)
-            upcoming = mean_over(features.emotion, t, shot_end)
-            long_enough = t - starts[-1] >= _MIN_SECTION and duration - t >= _MIN_SECTION / 2
-            if long_enough and (np.abs(current - upcoming).sum() > _MOOD_CHANGE or t - starts[-1] >= _MAX_SECTION):
-                starts.append(t)
-        starts = self._split_long(starts, boundaries, list(grid), duration)
-        ends = starts[1:] + [duration]
-        labels: list[str] = []
-        moods: list[np.ndarray] = []
-        for s, e in zip(starts, ends):
-            mood = mean_over(features.emotion, s, e)
-            same = [labels[i] for i, m in enumerate(moods) if np.abs(m - mood).sum() < _SAME_LABEL]
-            labels.append(same[0] if same else chr(ord("A") + len(set(labels))))
-            moods.append(mood)
-        return [Section(float(s), float(e), lab) for s, e, lab in zip(starts, ends, labels)]
-
-    @staticmethod
-    def _split_long(starts: list[float], boundaries: list[float], downbeats: list[float],
-                    duration: float) -> list[float]:
-        """Split sections longer than `_MAX_SECTION` into equal parts, each split at a shot
-        boundary within a quarter part of the ideal point, else at the nearest downbeat."""
-        out: list[float] = []
-        for s, e in zip(starts, starts[1:] + [duration]):
-            out.append(s)
-            parts = int((e - s) // _MAX_SECTION) + 1 if e - s > _MAX_SECTION else 1
-            length = (e - s) / parts
-            for k in range(1, parts):
-                ideal = s + k * length
-                shots = [b for b in boundaries if s < b < e and abs(b - ideal) <= length / 4]
-                candidates = shots or [d for d in downbeats if s < d < e]
-                if candidates:
-                    out.append(min(candidates, key=lambda d: abs(d - ideal)))
-        return sorted(set(out))
-
-    def _accents(self, features: VideoFeatures, beats: list[float], off_grid_cuts: list[float]) -> list[float]:
-        """The strongest visual beats (a share scaled by weight_motion), moved onto the nearest
-        eighth note when within 80 ms, plus the cuts left off the beat grid (× weight_cuts)."""
-        times = np.asarray(features.beat_times, float)
-        strength = np.asarray(features.beat_strengths, float)
-        share = min(1.0, _ACCENT_SHARE * self.controls.weight_motion)
-        keep = int(round(share * times.size))
-        chosen = times[np.argsort(-strength, kind="stable")[:keep]] if keep else np.array([])
-        b = np.asarray(beats)
-        eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2.0])) if b.size > 1 else b
-        out = []
-        for t in chosen:
-            near = eighths[np.argmin(np.abs(eighths - t))] if eighths.size else t
-            out.append(float(near) if abs(near - t) <= 0.08 else float(t))
-        if self.controls.weight_cuts > 0:
-            out.extend(off_grid_cuts)
-        merged: list[float] = []
-        for t in sorted(out):
-            if not merged or t - merged[-1] > 0.1:
-                merged.append(round(t, 6))
-        return merged
-
-    def _preset(self, features: VideoFeatures, drive: np.ndarray) -> str:
-        """The preset the user chose, or one picked by mood (valence × weight_emotion, drive)."""
-        if self.controls.instruments != "auto":
-            return self.controls.instruments
-        valence = self.controls.weight_emotion * float(np.mean(features.valence))
-        level = float(np.mean(drive))
-        if level >= 0.55:
-            return ("rock" if level >= 0.7 else "electronic") if valence >= 0 else "cinematic"
-        if valence >= 0.2:
-            return "ambient"
-        return "piano" if valence < -0.1 and level < 0.4 else "orchestral"
+        density, energy = planner.levels(motion, arousal)
+        parts = PlanParts(drive, grid, key, chords, sections, density, energy, planner.preset(features, drive))
+        plan, shared = planner.assemble(features, parts, self.NAME)
+        return Composition(plan, arrange(plan, c.seed), None, AffectiveRecord(**vars(shared), roman_numerals=romans))

@@ -1,9 +1,9 @@
 """The `amt` engine: Video2Music's Affective Multimodal Transformer writes the chords.
 
-The checkpoint (`controls.checkpoint`: a folder written by `cuescore train amt`, a hub id, or
+The checkpoint (option `checkpoint`: a folder written by `cuescore train amt`, a hub id, or
 `debug`) samples one chord per second from the video rows of our analysis (semantic, scene
 offset, motion, emotion), conditioned on the key's mode, with Video2Music's rules: no `N`
-(`no_n`) and no chord more than `max_repeat` (2) seconds in a row. MuVi-Sync's chords are
+(unless `allow_n`) and no chord more than `max_repeat` (2) seconds in a row. MuVi-Sync's chords are
 normalised to C major / A minor, so the primer is transposed into that key and the sampled
 chords back into the plan's key. The key is the user's, else `harmony.choose_key` (mode from
 valence and brightness, tonic from hue, or the key the primer fits); its mode is the model's
@@ -16,34 +16,35 @@ per second: density levels 0-4 per bar follow Video2Music's steps (≤ 6, 12, 18
 energy follows its loudness → velocity curve ((loudness / 0.5) ** 0.3). Without one, density
 and energy come from the video features exactly as in the affective engine.
 
-Everything else is the affective engine's: tempo fitted to the cuts (`fit_beat_grid`), sections,
+Everything else is `VideoPlanner`'s, shared with the affective engine: tempo fitted to the cuts (`fit_beat_grid`), sections,
 accents and instruments by mood. The per-second chords become spans on the beat grid: each chord
 change moves to a hard cut less than a second away (else to the nearest beat), and a cut that the
 model plays through still starts a new span of the same chord, so the arrangement marks it.
-`extra["cut_on_chord_change"]` reports the share of hard cuts that carry a real chord change.
+`AMTRecord.cut_on_chord_change` reports the share of hard cuts that carry a real chord change.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from cuescore.analysis.features import EMOTIONS, VideoFeatures
 from cuescore.controls import Controls
-from cuescore.engines.affective import AffectiveEngine, _around
-from cuescore.engines.base import register
+from cuescore.engines.base import AnalysisNeeds, Composition, Engine
 from cuescore.engines.harmony import choose_key
 from cuescore.engines.tempo import BEAT_TOLERANCE, on_grid_share
+from cuescore.engines.video_plan import PlanParts, PlanRecord, VideoPlanner, around
 from cuescore.errors import OptionError
+from cuescore.evaluation.correspondence import chord_changes
+from cuescore.music.arrange import arrange
 from cuescore.music.chords import chord_from_token
-from cuescore.music.plan import ChordSpan, Key, MusicPlan
+from cuescore.music.plan import ChordSpan, Key
 
 REGRESSION_SUBDIR = "regression"
 """Where the engine looks for the density/loudness regressor inside the checkpoint folder."""
-DEFAULT_TOP_K = 0
-"""top_k when the controls leave it unset: 0 samples the whole distribution, as Video2Music does."""
 DENSITY_STEPS = (6.0, 12.0, 18.0, 24.0)
 """Notes per second at the top of density levels 0..3 (Video2Music's demo); above is level 4."""
 LOUDNESS_CEILING, LOUDNESS_EXPONENT = 0.5, 0.3
@@ -116,35 +117,49 @@ def loudness_energy(loudness: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(loudness, float), 0.0, LOUDNESS_CEILING) / LOUDNESS_CEILING) ** LOUDNESS_EXPONENT
 
 
-@register
-class AMTEngine(AffectiveEngine):
+@dataclass
+class AMTRecord(PlanRecord):
+    """The shared plan record plus the AMT's per-second chords, the share of hard cuts that carry
+    a chord change, where the models came from and, with a regressor, its raw predictions."""
+
+    chords_per_second: list[str] = field(default_factory=list)
+    cut_on_chord_change: float | None = None
+    checkpoint: str = ""
+    regression: str | None = None
+    density_source: str = "video"
+    note_density: list[float] | None = None
+    loudness: list[float] | None = None
+
+
+class AMTEngine(Engine):
     """Chords from a trained AMT; density and energy from the regressor when the checkpoint has one.
 
-    no_n: forbid the no-chord token; max_repeat: the most seconds in a row one chord may be
-    sampled (0 = no limit); device: "auto" (a GPU when there is one), "cpu" or "cuda".
+    Options (see `catalog.CATALOG["amt"]`): checkpoint, top_k, temperature, allow_n (let the model
+    write the no-chord token), max_repeat (the most seconds in a row one chord may be sampled,
+    0 = no limit) and device ("auto" = a GPU when there is one).
     """
 
     NAME = "amt"
 
-    def __init__(self, controls: Controls, *, no_n: bool = True, max_repeat: int = 2, device: str = "auto") -> None:
-        super().__init__(controls)
-        if controls.checkpoint is None:
+    def __init__(self, controls: Controls, **options) -> None:
+        super().__init__(controls, **options)
+        checkpoint = self.options["checkpoint"]
+        if checkpoint is None:
             raise OptionError("engine 'amt' needs a trained checkpoint: pass --checkpoint DIR "
                               "(train one with `cuescore train amt --data MUVISYNC_ROOT -o DIR`)")
-        if max_repeat < 0:
-            raise OptionError(f"max_repeat must be 0 (no limit) or more, got {max_repeat}")
         import torch
 
         from cuescore.models.checkpoint import load_model
 
-        self.no_n, self.max_repeat = no_n, int(max_repeat)
+        self.planner = VideoPlanner(controls)
+        device = self.options["device"]
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        self.model = load_model(controls.checkpoint, device=self.device)
+        self.model = load_model(checkpoint, device=self.device)
         self.config: dict = self.model.checkpoint_config
         if self.config["kind"] != "amt":
-            raise OptionError(f"{controls.checkpoint}: holds a {self.config['kind']} model; the amt engine needs "
+            raise OptionError(f"{checkpoint}: holds a {self.config['kind']} model; the amt engine needs "
                               "a checkpoint written by `cuescore train amt`")
-        self.regression_dir = regression_checkpoint(controls.checkpoint)
+        self.regression_dir = regression_checkpoint(checkpoint)
         self.regressor = load_model(self.regression_dir, device=self.device) if self.regression_dir else None
         if self.regressor is not None and self.regressor.config.video_dim != self.model.config.video_dim:
             raise OptionError(f"{self.regression_dir}: the regressor reads {self.regressor.config.video_dim}-wide "
@@ -155,68 +170,70 @@ class AMTEngine(AffectiveEngine):
         """The `VideoFeatures.encoder` record of the semantic features the checkpoint was trained on."""
         return dict(self.config.get("features", {}).get("semantic_encoder") or {})
 
-    def analysis_encoder(self) -> str | None:
+    def analysis_needs(self) -> AnalysisNeeds:
         from cuescore.analysis.encoders import ENCODERS
 
         want = self.trained_encoder
         enc_id, name = str(want.get("id") or ""), str(want.get("name") or "")
         if not enc_id:
-            return None
+            return AnalysisNeeds()
         if enc_id.startswith("clip:"):
-            return enc_id
+            return AnalysisNeeds(encoder=enc_id)
         if name in ENCODERS:
-            return name
+            return AnalysisNeeds(encoder=name)
         raise OptionError(f"the checkpoint was trained on semantic features from {enc_id!r} (dim {want.get('dim')}), "
                           "which cuescore's analysis cannot compute; analyse the video with that encoder and pass "
                           "the features with --features")
 
-    def plan(self, features: VideoFeatures) -> MusicPlan:
+    def compose(self, features: VideoFeatures) -> Composition:
+        rows = self._video_rows(features)
+        c, planner = self.controls, self.planner
+        duration = float(features.duration)
+        motion, arousal, drive = planner.drive(features)
+        grid = planner.grid(features, drive)
+        key = choose_key(features, c, np.random.default_rng(c.seed))
+        labels = self.chords_per_second(rows, key)
+        chords = chord_spans(labels, grid.beats, grid.on_grid, duration)
+        density, energy, predicted = self._density_energy(rows, motion, arousal)
+        parts = PlanParts(drive, grid, key, chords, planner.sections(features, grid), density, energy,
+                          planner.preset(features, drive))
+        plan, shared = planner.assemble(features, parts, self.NAME)
+        record = AMTRecord(
+            **vars(shared), chords_per_second=labels,
+            cut_on_chord_change=on_grid_share(features.hard_cuts, chord_changes(chords), BEAT_TOLERANCE),
+            checkpoint=str(self.options["checkpoint"]),
+            regression=str(self.regression_dir) if self.regression_dir else None,
+            density_source="regression" if predicted else "video", **predicted,
+        )
+        return Composition(plan, arrange(plan, c.seed), None, record)
+
+    def _video_rows(self, features: VideoFeatures) -> np.ndarray:
+        """The model's input rows [T, video_dim] from validated features of the trained encoder."""
         from cuescore.data.dataset import features_matrix
-        from cuescore.evaluation.correspondence import chord_changes
         from cuescore.models.checkpoint import check_encoder
 
         features.validate()
         check_encoder(self.config, features.encoder)
         if self.regressor is not None:
             check_encoder(self.regressor.checkpoint_config, features.encoder)
-        c = self.controls
-        rng = np.random.default_rng(c.seed)
-        duration = float(features.duration)
         emotions = self.config.get("features", {}).get("emotions") or EMOTIONS
         rows = features_matrix(features, emotion_width=len(emotions))
         if rows.shape[1] != self.model.config.video_dim:
             raise OptionError(f"the video's feature rows are {rows.shape[1]} wide, the checkpoint expects "
                               f"{self.model.config.video_dim}; analyse with the encoder it was trained on")
-        motion, arousal, drive = self._drive(features)
-        target, tempo_map, beats, downbeats, on_grid = self._grid(features, drive)
-        key = choose_key(features, c, rng)
-        labels = self.chords_per_second(rows, key)
-        chords = chord_spans(labels, beats, on_grid, duration)
-        sections = self._sections(features, beats, downbeats, duration)
-        density, energy, predicted = self._density_energy(rows, motion, arousal)
-        preset = self._preset(features, drive)
-        hard = features.hard_cuts
-        return self._assemble(features, drive, target, tempo_map, beats, downbeats, on_grid, key, chords, sections,
-                              density, energy, preset, {
-                                  "chords_per_second": labels,
-                                  "cut_on_chord_change": on_grid_share(hard, chord_changes(chords), BEAT_TOLERANCE),
-                                  "checkpoint": str(c.checkpoint),
-                                  "regression": str(self.regression_dir) if self.regression_dir else None,
-                                  "density_source": "regression" if predicted else "video",
-                                  **predicted,
-                              })
+        return rows
 
     def chords_per_second(self, rows: np.ndarray, key: Key) -> list[str]:
         """One chord label per row of `rows` ([T, video_dim]), in `key`: the primer (one chord per
         second, transposed into the model's normalised key), then the model's samples."""
         from cuescore.models.amt import generate_chords
 
-        c = self.controls
+        c, o = self.controls, self.options
         shift = (key.tonic - normalised_tonic(key.mode)) % 12
         primer = [chord.transpose(-shift).token for chord in c.primer_chords]
         tokens = generate_chords(
-            self.model, rows, key.mode, primer, top_k=DEFAULT_TOP_K if c.top_k is None else c.top_k,
-            temperature=c.temperature, no_n=self.no_n, max_repeat=self.max_repeat, seed=c.seed,
+            self.model, rows, key.mode, primer, top_k=o["top_k"], temperature=o["temperature"],
+            no_n=not o["allow_n"], max_repeat=o["max_repeat"], seed=c.seed,
         )
         return [chord_from_token(t).transpose(shift).label for t in tokens]
 
@@ -224,13 +241,13 @@ class AMTEngine(AffectiveEngine):
                         ) -> tuple[np.ndarray, np.ndarray, dict]:
         """Per second: (density level 0-4, energy 0-1, the regressor's raw predictions or {})."""
         if self.regressor is None:
-            density, energy = self._levels(motion, arousal)
+            density, energy = self.planner.levels(motion, arousal)
             return density, energy, {}
         from cuescore.models.regression import predict_density_loudness
 
         c = self.controls
         notes, loudness = predict_density_loudness(self.regressor, rows)
-        density = _around(2.0, c.weight_motion, density_levels(notes))
-        energy = np.clip(c.energy * _around(_NEUTRAL_ENERGY, c.weight_emotion, loudness_energy(loudness)), 0.0, 1.0)
+        density = around(2.0, c.weight_motion, density_levels(notes))
+        energy = np.clip(c.energy * around(_NEUTRAL_ENERGY, c.weight_emotion, loudness_energy(loudness)), 0.0, 1.0)
         predicted = {"note_density": np.round(notes, 3).tolist(), "loudness": np.round(loudness, 4).tolist()}
         return density, energy, predicted

@@ -1,61 +1,109 @@
-"""The `Engine` registry: an engine turns `VideoFeatures` into a `MusicPlan`.
+"""The engine contract: `Engine.compose(features) -> Composition`, and the registry that builds engines.
 
-Engines register under their NAME with `@register`; `get_engine(name, controls)` builds one.
-An engine whose optional dependency is missing is recorded in `MISSING` with an install hint
-instead of being registered, and asking for it says what to install.
+A symbolic engine returns a plan and its arranged score and leaves `audio` None (`score_video`
+then synthesises the score); an engine that writes the waveform itself returns `audio` (and a
+plan or score only if it has one). Every engine reports what it decided in a typed
+`EngineRecord`, which `score_video` writes under "engine_record" in OUT.json.
+
+Engines are declared in `catalog.CATALOG` (class, description, options, requirements);
+`get_engine(name, controls, **options)` checks the requirements, validates the options against
+the declaration and imports the engine's module only then. This module stays light (no numpy,
+OpenCV or torch at import) so the CLI can describe engines cheaply.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import asdict, dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from cuescore.analysis.features import VideoFeatures
-from cuescore.controls import Controls
+from cuescore.engines.catalog import CATALOG, DEFAULT_ENGINE, engine_info, resolve_options
 from cuescore.errors import OptionError
-from cuescore.music.plan import MusicPlan
+
+if TYPE_CHECKING:
+    from cuescore.analysis.features import VideoFeatures
+    from cuescore.controls import Controls
+    from cuescore.media.audio import Audio
+    from cuescore.music.plan import MusicPlan
+    from cuescore.music.score import Score
+
+
+@dataclass
+class EngineRecord:
+    """What an engine decided beyond the plan; each engine subclasses it with typed fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Composition:
+    """An engine's output: a plan and/or a score (symbolic engines), audio (engines that write
+    the waveform; None = synthesise the score), and the engine's record."""
+
+    plan: MusicPlan | None
+    score: Score | None
+    audio: Audio | None
+    record: EngineRecord
+
+    def __post_init__(self) -> None:
+        if self.score is None and self.audio is None:
+            raise ValueError("a composition needs a score or audio")
+
+
+@dataclass(frozen=True)
+class AnalysisNeeds:
+    """What an engine needs `analyze` to compute: the semantic encoder spec (None = the default
+    handcrafted one) and the frames per second to analyse (None = every frame)."""
+
+    encoder: str | None = None
+    fps: float | None = None
+
+    def analyze_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `analyze` (only what differs from its defaults)."""
+        return {k: v for k, v in (("encoder", self.encoder), ("fps", self.fps)) if v is not None}
 
 
 class Engine(ABC):
-    """Writes the plan of a soundtrack for a video, following the user's `controls`."""
+    """Writes a soundtrack for a video, following the user's `controls` and the engine's own
+    options (declared in `catalog.CATALOG`, validated and defaulted by `get_engine`)."""
 
     NAME: ClassVar[str]
 
-    def __init__(self, controls: Controls) -> None:
+    def __init__(self, controls: Controls, **options: Any) -> None:
         self.controls = controls
+        self.options = resolve_options(self.NAME, options)
+
+    def analysis_needs(self) -> AnalysisNeeds:
+        """The analysis this engine reads; learned engines name the encoder they were trained on."""
+        return AnalysisNeeds()
 
     @abstractmethod
-    def plan(self, features: VideoFeatures) -> MusicPlan:
-        """A validated `MusicPlan` covering `features.duration` seconds."""
-
-    def analysis_encoder(self) -> str | None:
-        """The semantic encoder spec (as `analyze(encoder=...)` takes it) that this engine needs the
-        video analysed with; None = the default. Learned engines name the encoder their checkpoint
-        was trained on; `OptionError` when cuescore's analysis cannot compute it."""
-        return None
-
-
-ENGINES: dict[str, type[Engine]] = {}
-MISSING: dict[str, str] = {}
-"""Engines that could not be registered, mapped to the install hint for their dependency."""
-
-DEFAULT_ENGINE = "affective"
-
-
-def register(cls: type[Engine]) -> type[Engine]:
-    """Class decorator that adds an engine to the registry under its NAME."""
-    ENGINES[cls.NAME] = cls
-    return cls
+    def compose(self, features: VideoFeatures) -> Composition:
+        """The soundtrack for `features.duration` seconds of video."""
 
 
 def available_engines() -> list[str]:
-    return sorted(ENGINES)
+    """Engines whose required packages are installed, in catalog order."""
+    return [name for name, info in CATALOG.items() if not info.missing()]
 
 
-def get_engine(name: str, controls: Controls | None = None) -> Engine:
-    """Build the engine called `name` with `controls` (defaults when None)."""
-    if name in MISSING:
-        raise OptionError(f"engine '{name}' needs an optional dependency: {MISSING[name]}")
-    if name not in ENGINES:
-        raise OptionError(f"unknown engine '{name}'; choose one of: {', '.join(available_engines())}")
-    return ENGINES[name](controls if controls is not None else Controls())
+def engine_class(name: str) -> type[Engine]:
+    """The class of engine `name`, imported on demand; OptionError when a package it needs is missing."""
+    info = engine_info(name)
+    missing = info.missing()
+    if missing:
+        raise OptionError(f"engine '{name}' needs {', '.join(missing)}: {info.install_hint}")
+    module, _, attr = info.target.partition(":")
+    return getattr(import_module(module), attr)
+
+
+def get_engine(name: str | None = None, controls: Controls | None = None, **options: Any) -> Engine:
+    """Build engine `name` (default "affective") with `controls` (defaults when None) and its
+    declared options (None values keep the default)."""
+    from cuescore.controls import Controls
+
+    name = name or DEFAULT_ENGINE
+    resolve_options(name, options)  # unknown or bad options fail before any import
+    return engine_class(name)(controls if controls is not None else Controls(), **options)

@@ -3,7 +3,7 @@
 `evaluate_plan(json_path)` reads a plan JSON written by `score_video` (or `MusicPlan.save_json`)
 and, when they lie beside it, the MIDI and WAV of the same name. Per-second features come from
 a `VideoFeatures` if given, else from the JSON's top-level "motion", "arousal" and "emotion"
-(`score_video` writes them), else from the plan's `extra`.
+(`score_video` writes them).
 
 Metrics (None where the inputs are missing or a correlation is undefined):
 - cut_on_beat / cut_on_downbeat: share of hard cuts within 50 ms of a beat / downbeat.
@@ -124,10 +124,10 @@ def full_seconds(duration: float) -> int:
     return T - 1 if T > 1 and duration - (T - 1) < 0.5 else T
 
 
-def _series(name: str, features: VideoFeatures | None, data: dict, plan: MusicPlan) -> np.ndarray | None:
+def _series(name: str, features: VideoFeatures | None, data: dict) -> np.ndarray | None:
     if features is not None:
         return np.asarray(getattr(features, name), float)
-    value = data.get(name, plan.extra.get(name))
+    value = data.get(name)
     return None if value is None else np.asarray(value, float)
 
 
@@ -146,8 +146,8 @@ def evaluate(plan: MusicPlan, features: VideoFeatures | None = None, *, data: di
     """The metrics for an in-memory plan; `data` holds extra per-second series ("motion", ...)."""
     data = data or {}
     cuts = features.hard_cuts if features is not None else list(plan.cuts)
-    emotion = _series("emotion", features, data, plan)
-    motion, arousal = _series("motion", features, data, plan), _series("arousal", features, data, plan)
+    emotion = _series("emotion", features, data)
+    motion, arousal = _series("motion", features, data), _series("arousal", features, data)
     density, density_source = density_per_second(plan, midi_path)
     loudness, loudness_source = loudness_per_second(plan, wav_path)
     corr, confident = emotion_correspondence(emotion, plan) if emotion is not None else (None, 0)

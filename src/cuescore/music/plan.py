@@ -6,14 +6,13 @@ Times are seconds from the start of the video. Beats and downbeats come from the
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from cuescore.fileio import atomic_path
+from cuescore.fileio import write_json
 from cuescore.music.chords import Chord, parse_chord
 
 MODES = ("major", "minor")
@@ -101,6 +100,8 @@ class MusicPlan:
     instruments: role ("pad", "keys", "bass", "lead", ...) → General MIDI program 0-127;
         drums are on when "drums" is present (value = GM kit, 0 = standard).
     accents: times of visual impacts that the arrangement should mark.
+    cuts: every hard cut of the video (reported); marked_cuts: the cuts the arrangement marks
+        with fills and crashes (none when the user turns the cuts' influence off).
     """
 
     duration: float
@@ -115,10 +116,10 @@ class MusicPlan:
     instruments: dict[str, int] = field(default_factory=dict)
     accents: list[float] = field(default_factory=list)
     cuts: list[float] = field(default_factory=list)
+    marked_cuts: list[float] = field(default_factory=list)
     beats_per_bar: int = 4
     engine: str = ""
     seed: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """ValueError if the plan is inconsistent (unsorted times, bars without levels, ...)."""
@@ -172,16 +173,4 @@ class MusicPlan:
 
     def save_json(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
         """Write the plan (plus `extra` top-level fields) as JSON, atomically."""
-        data = self.to_dict()
-        data.update(extra or {})
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
-        return Path(path)
-
-
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+        return write_json(path, {**self.to_dict(), **(extra or {})})

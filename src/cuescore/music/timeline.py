@@ -66,7 +66,7 @@ class Timeline:
         self._span_starts = [s.start for s in self.spans]
         self.bars = self._bars(plan)
         self.ending = self._ending_start()
-        self.cuts = sorted({round(self.snap(c, 0.25), 6) for c in plan.cuts if 0.0 < c < self.duration})
+        self.cuts = sorted({round(self.snap(c, 0.25), 6) for c in plan.marked_cuts if 0.0 < c < self.duration})
         self.accents = sorted({round(self.snap(a, 1.0), 6) for a in plan.accents if 0.0 <= a < self.duration})
 
     def _extended_beats(self, plan: MusicPlan) -> tuple[np.ndarray, int]:
