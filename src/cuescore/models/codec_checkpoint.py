@@ -1,0 +1,148 @@
+"""Codec checkpoints: `config.json` (a `CodecConfig` with kind "codec") + `model.safetensors`.
+
+The weights hold the conditioner (`conditioner.*`, CLIP tower included for `vidmuse`) and, when the
+language model was trained (`lm_trained`), the decoder (`music.decoder.*`) and MusicGen's
+projection (`music.enc_to_dec_proj.*`, when it is a real one). EnCodec and the text encoder always
+come from the music model the config names (or the folder given instead): a frozen-LM checkpoint
+is small and names its music model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from cuescore.errors import InputError, OptionError
+from cuescore.fileio import atomic_path, ensure_writable_dir
+from cuescore.models.checkpoint import CONFIG_FILE, FORMAT_VERSION, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE, unwrap
+from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model, load_music_tokenizer
+from cuescore.models.video_conditioner import build_conditioner
+
+KIND = "codec"
+DECODER_SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim", "num_codebooks",
+                      "vocab_size")
+
+
+def codec_state_dict(model: CodecModel) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint of `model` holds (see the module docstring), on the CPU."""
+    state: dict[str, torch.Tensor] = {}
+    if model.conditioner is not None:
+        state.update({f"conditioner.{k}": v for k, v in model.conditioner.state_dict().items()})
+    if model.config.lm_trained:
+        state.update({f"music.decoder.{k}": v for k, v in model.music.decoder.state_dict().items()})
+        proj = model.music.enc_to_dec_proj if hasattr(model.music, "enc_to_dec_proj") else None
+        if isinstance(proj, nn.Linear):
+            state.update({f"music.enc_to_dec_proj.{k}": v for k, v in proj.state_dict().items()})
+    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+
+
+def save_codec_checkpoint(
+    model: CodecModel,
+    directory: str | os.PathLike,
+    *,
+    extra: dict | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    trainer_state: dict | None = None,
+) -> Path:
+    """Write `config.json` and `model.safetensors` into `directory` (atomically, file by file); with
+    `optimizer` / `trainer_state` also `optimizer.pt` / `trainer_state.json` for resuming."""
+    model = unwrap(model)
+    out = ensure_writable_dir(directory)
+    config = model.config
+    if config.lm_trained:
+        config.decoder = model.music.config.decoder.to_dict()
+    meta = {"format_version": FORMAT_VERSION, "kind": KIND, **config.to_dict(), **(extra or {})}
+    with atomic_path(out / WEIGHTS_FILE) as tmp:
+        save_file(codec_state_dict(model), str(tmp), metadata={"kind": KIND, "licence": config.licence})
+    if optimizer is not None:
+        with atomic_path(out / OPTIMIZER_FILE) as tmp:
+            torch.save(optimizer.state_dict(), tmp)
+    if trainer_state is not None:
+        with atomic_path(out / STATE_FILE) as tmp:
+            tmp.write_text(json.dumps(trainer_state, indent=2))
+    with atomic_path(out / CONFIG_FILE) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def read_codec_config(directory: str | os.PathLike) -> tuple[CodecConfig, dict]:
+    """(CodecConfig, the whole config.json) of a codec checkpoint folder; `InputError` if it is not one."""
+    folder = Path(directory)
+    path = folder / CONFIG_FILE
+    if not folder.is_dir():
+        raise InputError(f"codec checkpoint {folder} not found: train one with `cuescore train codec` or convert "
+                         "VidMuse's with `cuescore convert vidmuse`")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: missing or malformed ({type(exc).__name__}); not a codec checkpoint") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        raise InputError(f"{folder}: a {meta.get('kind') if isinstance(meta, dict) else '?'} checkpoint, not a codec "
+                         "one (`cuescore train codec` / `cuescore convert vidmuse` write those)")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(f"{path}: written by a newer cuescore (format {meta['format_version']}); upgrade")
+    fields = CodecConfig.__dataclass_fields__
+    return CodecConfig(**{k: v for k, v in meta.items() if k in fields}), meta
+
+
+def check_codec_checkpoint(config: CodecConfig, *, conditioner: str | None = None, encoder: str | None = None) -> None:
+    """`OptionError` when the checkpoint was made for another conditioner or another encoder."""
+    if conditioner is not None and config.conditioner != conditioner:
+        raise OptionError(f"the checkpoint has the {config.conditioner or 'text-only'} conditioner, not {conditioner}; "
+                          "pick the matching --conditioner or another checkpoint")
+    if encoder is not None and config.encoder is not None and encoder != config.encoder:
+        raise OptionError(f"the checkpoint was made for the encoder {config.encoder}, not {encoder}; use "
+                          f"--encoder {config.encoder} or a checkpoint made for {encoder}")
+
+
+def _check_decoder(config: CodecConfig, music: nn.Module, music_name: str) -> None:
+    want = config.decoder or {}
+    have = music.config.decoder.to_dict()
+    diff = [k for k in DECODER_SHAPE_KEYS if k in want and want[k] != have.get(k)]
+    if diff:
+        shapes = ", ".join(f"{k} {want[k]} vs {have.get(k)}" for k in diff)
+        raise OptionError(f"the checkpoint's language model does not fit music model {music_name} ({shapes}); "
+                          f"pass the music model it was trained on ({config.music_model}) with --music-model")
+
+
+def _load_part(module: nn.Module, state: dict, prefix: str, where: Path) -> None:
+    part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    try:
+        module.load_state_dict(part, strict=True)
+    except RuntimeError as exc:
+        raise InputError(f"{where}: weights under {prefix!r} do not fit the config ({str(exc).splitlines()[0]})") from None
+
+
+def load_codec_checkpoint(
+    directory: str | os.PathLike,
+    music_model: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> CodecModel:
+    """Rebuild a `CodecModel` from a checkpoint folder, in eval mode on `device`.
+
+    music_model: a folder or cached hub id to take EnCodec / text encoder / decoder config from
+    instead of the one the checkpoint names (e.g. a local copy of it).
+    """
+    config, _ = read_codec_config(directory)
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise InputError(f"{weights}: missing; the checkpoint folder is incomplete")
+    music_name = str(music_model or config.music_model)
+    music = load_music_model(music_name)
+    if config.lm_trained:
+        _check_decoder(config, music, music_name)
+    conditioner = build_conditioner(config.conditioner, config.conditioner_config) if config.conditioner else None
+    model = CodecModel(music, conditioner, config, tokenizer=load_music_tokenizer(music_name))
+    state = load_file(str(weights))
+    if conditioner is not None:
+        _load_part(conditioner, state, "conditioner.", weights)
+    if config.lm_trained:
+        _load_part(music.decoder, state, "music.decoder.", weights)
+        if isinstance(getattr(music, "enc_to_dec_proj", None), nn.Linear):
+            _load_part(music.enc_to_dec_proj, state, "music.enc_to_dec_proj.", weights)
+    return model.to(device).eval()
