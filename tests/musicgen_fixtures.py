@@ -25,7 +25,7 @@ def tiny_t5_tokenizer():
     pieces += [(ch, -10.0) for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,-/"]
     pieces += [("▁", -8.0)]
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + pieces
-    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=64)
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)  # T5's limit
 
 
 def tiny_musicgen_config(*, frame_rate: int = 10, codebooks: int = 2, layers: int = 2, width: int = 32):

@@ -10,6 +10,7 @@ end, so a failure at any stage leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -181,6 +182,7 @@ def score_video(
     _check_outputs(video, paths, info)
     if features is not None:
         _check_features(features, info)
+        features = dataclasses.replace(features, source=str(video))  # engines that read frames find them here
     stage = _StageClock(_reporter(progress))
     with stage("analysis"):
         if features is None:
