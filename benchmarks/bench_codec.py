@@ -20,8 +20,8 @@ Prints markdown table rows.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -98,7 +98,7 @@ def run(model, seconds: float, device: torch.device) -> dict[str, float]:
 
 def report(name: str, device_label: str, seconds: float, r: dict[str, float], extra: str = "") -> None:
     print(f"| {name}, {seconds:g} s of music | {device_label} | {r['steps/s']:.1f} | {r['tokens/s']:.0f} | "
-          f"{r['generate s']:.2f} | {r['decode s']:.2f} | **{r['rtf']:.3f}** |{extra}")
+          f"{r['generate s']:.2f} | {r['decode s']:.2f} | **{r['rtf']:.3f}** |{extra}", flush=True)
 
 
 def bench_gpu(seconds: float) -> None:
@@ -115,14 +115,24 @@ def bench_gpu(seconds: float) -> None:
         torch.cuda.empty_cache()
 
 
-def peak_rss_child(seconds: float, threads: int) -> float:
-    """Peak RSS (MB) of a child process that generates `seconds` with the tiny model."""
-    code = (f"import sys, resource, torch; sys.argv=['x']; torch.set_num_threads({threads}); "
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB. (`ru_maxrss` would not do in a child:
+    Linux carries the parent's peak across fork and exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def peak_rss_child(seconds: float, threads: int) -> tuple[float, float]:
+    """Peak RSS (MB) of a child process before and after it generates `seconds` with the tiny model."""
+    code = (f"import sys, torch; torch.set_num_threads({threads}); "
             f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import bench_codec as b; "
-            f"b.run(b.tiny_model(), {seconds}, torch.device('cpu')); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "m = b.tiny_model(); print(b.peak_rss_mb()); "
+            f"b.run(m, {seconds}, torch.device('cpu')); print(b.peak_rss_mb())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    before, after = out.stdout.strip().splitlines()[-2:]
+    return float(before), float(after)
 
 
 def main() -> None:
@@ -137,21 +147,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    load = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
-    print(f"torch {torch.__version__}, load average {load}\n")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"torch {torch.__version__}, load average {load}\n", flush=True)
     print("| model | device | steps/s | tokens/s | generate s | decode s | real-time factor |\n|---|---|---|---|---|---|---|")
     cpu_dev = torch.device("cpu")
+    if args.memory:  # first, while this process is small
+        threads = torch.get_num_threads()
+        for seconds in (60.0, 600.0):
+            before, after = peak_rss_child(seconds, threads)
+            audio_mb = seconds * 8000 * 4 / 2**20
+            print(f"| tiny, peak RSS generating {seconds:g} s (output audio {audio_mb:.1f} MB) | {cpu} | "
+                  f"{before:.0f} MB with the model loaded, {after:.0f} MB after |", flush=True)
     report("tiny", cpu, args.tiny_seconds, run(tiny_model(), args.tiny_seconds, cpu_dev))
     if not args.no_small:
         report("small", cpu, args.seconds, run(small_model(), args.seconds, cpu_dev))
     if torch.cuda.is_available():
         bench_gpu(args.gpu_seconds)
-    if args.memory:
-        threads = torch.get_num_threads()
-        for seconds in (60.0, 600.0):
-            print(f"| tiny, peak RSS of a process generating {seconds:g} s | {cpu} | "
-                  f"{peak_rss_child(seconds, threads):.0f} MB |")
-    print(f"\nmax RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

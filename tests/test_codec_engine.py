@@ -139,3 +139,12 @@ def test_over_long_prompt_is_an_error_not_cut(music_dir, clip, tmp_path):
                        "--prompt", "piano " * 600)
     assert code == 2 and "--prompt is" in err and "shorten it" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_licence_comes_from_the_model_card(tmp_path):
+    from cuescore.engines.codec import model_licence
+
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\ntags:\n- audio\n---\n# A model\n")
+    assert model_licence(str(tmp_path)) == "APACHE-2.0"
+    assert model_licence("facebook/musicgen-small") == "CC-BY-NC-4.0"
+    assert model_licence(str(tmp_path / "elsewhere")) == "unknown: see the model card"

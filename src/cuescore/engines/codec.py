@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cuescore.analysis.features import VideoFeatures
@@ -41,31 +41,40 @@ class CodecRecord(EngineRecord):
     """What the codec engine did: the models and their licence, the conditioning (the caption of
     each window in text mode), the sampling settings, the windows [start_s, end_s] and the speed."""
 
-    music_model: str = ""
-    checkpoint: str | None = None
-    conditioner: str | None = None
-    licence: str = ""
-    prompt: str | None = None
-    captions: list[str] = field(default_factory=list)
-    guidance: float = 3.0
-    top_k: int = 250
-    top_p: float = 0.0
-    temperature: float = 1.0
-    seed: int = 0
-    window_s: float = TEXT_WINDOW_S
-    stride_s: float = 29.5
-    windows: list[list[float]] = field(default_factory=list)
-    sample_rate: int = 0
-    frame_rate: float = 0.0
-    device: str = "cpu"
-    generation_s: float = 0.0
-    real_time_factor: float = 0.0
+    music_model: str
+    checkpoint: str | None
+    conditioner: str | None
+    licence: str
+    prompt: str | None
+    captions: list[str]
+    guidance: float
+    top_k: int
+    top_p: float
+    temperature: float
+    seed: int
+    window_s: float
+    stride_s: float
+    windows: list[list[float]]
+    sample_rate: int
+    frame_rate: float
+    device: str
+    generation_s: float
+    real_time_factor: float
 
 
 def model_licence(name: str) -> str:
-    """The licence of a stock music model: the `license:` line of its folder's model card, else
-    MusicGen's for Meta's hub ids, else "unknown"."""
+    """The licence of a stock music model: the `license:` line of its model card (in its folder, or
+    in the Hugging Face cache for a hub id), else MusicGen's for a name with "musicgen" in it, else
+    "unknown"."""
     card = Path(name).expanduser() / "README.md"
+    if not card.is_file() and not Path(name).expanduser().is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(name, "README.md")
+        except ValueError:  # not a hub id
+            cached = None
+        card = Path(cached) if isinstance(cached, str) else card
     if card.is_file():
         for line in card.read_text(errors="replace").splitlines()[:40]:
             if line.lower().startswith("license:"):

@@ -87,6 +87,12 @@ def cross_attention_input(music, memory: Tensor, mask: Tensor) -> Tensor:
     return memory * mask[..., None].to(memory.dtype)
 
 
+def _right_pad(memory: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
+    """Memory [B, S, D] and mask [B, S] padded with masked zero positions to `length`."""
+    extra = length - memory.shape[1]
+    return torch.nn.functional.pad(memory, (0, 0, 0, extra)), torch.nn.functional.pad(mask, (0, extra))
+
+
 def guided_memory(music, memories: tuple, guidance: float) -> tuple[Tensor, Tensor]:
     """Decoder cross-attention input [B or 2B, S, D] and mask: with guidance > 1 the conditional and
     unconditional memories stacked on the batch axis (padded to one length), as the CFG logits
@@ -100,11 +106,7 @@ def guided_memory(music, memories: tuple, guidance: float) -> tuple[Tensor, Tens
         uncond, uncond_mask = torch.zeros_like(memory), torch.zeros_like(mask)
     uncond, uncond_mask = uncond.to(dtype), uncond_mask.long()
     length = max(memory.shape[1], uncond.shape[1])
-    pad = lambda x, m: (  # noqa: E731 - right-pad memory and mask to `length` positions
-        torch.nn.functional.pad(x, (0, 0, 0, length - x.shape[1])),
-        torch.nn.functional.pad(m, (0, length - m.shape[1])),
-    )
-    (memory, mask), (uncond, uncond_mask) = pad(memory, mask), pad(uncond, uncond_mask)
+    (memory, mask), (uncond, uncond_mask) = _right_pad(memory, mask, length), _right_pad(uncond, uncond_mask, length)
     both, both_mask = torch.cat([memory, uncond]), torch.cat([mask, uncond_mask])
     return cross_attention_input(music, both, both_mask), both_mask
 
