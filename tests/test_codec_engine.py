@@ -16,6 +16,7 @@ pytest.importorskip("transformers")
 from cli_runner import cli  # noqa: E402
 from cuescore.controls import Controls  # noqa: E402
 from cuescore.engines import get_engine  # noqa: E402
+from cuescore.errors import OptionError  # noqa: E402
 from feature_fixtures import make_features  # noqa: E402
 from musicgen_fixtures import make_tiny_musicgen  # noqa: E402
 from video_factory import make_video  # noqa: E402
@@ -148,3 +149,30 @@ def test_licence_comes_from_the_model_card(tmp_path):
     assert model_licence(str(tmp_path)) == "APACHE-2.0"
     assert model_licence("facebook/musicgen-small") == "CC-BY-NC-4.0"
     assert model_licence(str(tmp_path / "elsewhere")) == "unknown: see the model card"
+
+
+@pytest.fixture(scope="module")
+def thesis_checkpoint(music_dir, tmp_path_factory):
+    """A tiny thesis checkpoint reading 8-wide semantic rows (the width of `make_features`'s)."""
+    from codec_fixtures import randomise, tiny_thesis_config
+    from cuescore.models.codec_checkpoint import save_codec_checkpoint
+    from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model
+    from cuescore.models.video_conditioner import ThesisConditioner
+
+    conditioner = randomise(ThesisConditioner(tiny_thesis_config(in_dim=8, out_dim=16)))
+    config = CodecConfig(music_model=str(music_dir), conditioner="thesis", encoder="handcrafted",
+                         conditioner_config=conditioner.config.to_dict())
+    model = CodecModel(load_music_model(music_dir), conditioner, config)
+    return save_codec_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "thesis")
+
+
+def test_thesis_checkpoint_reads_the_semantic_rows(music_dir, thesis_checkpoint):
+    engine = get_engine("codec", Controls(), checkpoint=str(thesis_checkpoint), music_model=str(music_dir))
+    assert engine.analysis_needs().encoder == "handcrafted"
+    features = make_features(4.0)
+    features.semantic = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    composition = engine.compose(features)
+    assert composition.audio.samples.shape == (1, 4 * 8000) and composition.record.conditioner == "thesis"
+    features.semantic = np.zeros((4, 5), np.float32)
+    with pytest.raises(OptionError, match="5 wide, the checkpoint reads 8"):
+        engine.compose(features)

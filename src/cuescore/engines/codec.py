@@ -174,6 +174,10 @@ class CodecEngine(Engine):
             writer = PromptWriter.from_features(features, self.controls, o["prompt"])
             return WindowMemory(self.model, duration, caption=writer.for_span, **common)
         if kind == "thesis":
+            width, wanted = features.semantic.shape[1], self.model.conditioner.config.in_dim
+            if width != wanted:
+                raise OptionError(f"the features' semantic rows are {width} wide, the checkpoint reads {wanted} "
+                                  f"(encoder {self.model.config.encoder}); analyse the video with that encoder")
             return WindowMemory(self.model, duration, semantic=features.semantic, **common)
         config, video = self.model.conditioner.config, features.source
         size = config.image_size
