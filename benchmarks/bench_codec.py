@@ -149,7 +149,8 @@ def main() -> None:
     cpu = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"torch {torch.__version__}, load average {load}\n", flush=True)
-    print("| model | device | steps/s | tokens/s | generate s | decode s | real-time factor |\n|---|---|---|---|---|---|---|")
+    print("| model | device | steps/s | tokens/s | generate s | decode s | real-time factor |")
+    print("|---|---|---|---|---|---|---|")
     cpu_dev = torch.device("cpu")
     if args.memory:  # first, while this process is small
         threads = torch.get_num_threads()

@@ -28,7 +28,8 @@ VIDMUSE_FPS = 2.0
 _EPS = 1e-6
 
 
-def frames_at(path: str | os.PathLike, times: Sequence[float], *, size: int = VIDMUSE_SIZE, seek_gap: float = 2.0) -> np.ndarray:
+def frames_at(path: str | os.PathLike, times: Sequence[float], *, size: int = VIDMUSE_SIZE,
+              seek_gap: float = 2.0) -> np.ndarray:
     """The frame on screen at each of `times` (seconds from the first frame) as uint8 RGB
     [len(times), size, size, 3], in display orientation, squashed to a square as VidMuse does.
 
@@ -90,7 +91,8 @@ def _shown_frames(container, stream, times: np.ndarray, seek_gap: float, path) -
             if not restart:
                 break
     except av.error.FFmpegError as exc:
-        raise InputError(f"{path}: decoding failed after {decoded} frames ({_reason(exc)}); the file may be damaged") from None
+        raise InputError(f"{path}: decoding failed after {decoded} frames ({_reason(exc)}); "
+                         "the file may be damaged") from None
     if last is None:
         raise InputError(f"{path}: the video track has no decodable frames; the file may be truncated or damaged")
     for _ in range(index, len(times)):

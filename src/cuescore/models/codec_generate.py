@@ -137,14 +137,13 @@ def generate_window(music, cross: Tensor, cross_mask: Tensor, prompt: Tensor, ne
     start_id = int(music.generation_config.decoder_start_token_id)
     start = torch.full((batch, codebooks, 1), start_id, dtype=torch.long, device=prompt.device)
     input_ids = torch.cat([start, prompt], dim=-1).reshape(batch * codebooks, prompt_frames + 1)
-    # The delay pattern needs K - 1 more steps after the last frame of codebook 0.
-    config = _generation_config(music, sampling)
     codes = music.decoder.generate(
         input_ids=input_ids,
         attention_mask=torch.ones(batch, prompt_frames + 1, dtype=torch.long, device=prompt.device),
         encoder_hidden_states=cross,
         encoder_attention_mask=cross_mask,
-        generation_config=config,
+        generation_config=_generation_config(music, sampling),
+        # start token + frames, and K - 1 more steps for the delay pattern's last codebooks
         max_length=prompt_frames + new_frames + codebooks,
         # transformers 5.25's decoder-only `generate` would make one cache shared by self- and
         # cross-attention; MusicGen's layers need the encoder-decoder pair.
@@ -182,19 +181,18 @@ def generate_codes(
         memories = memory_for_window(window.start / frame_rate, min(window.end / frame_rate, duration_s))
         cross, cross_mask = guided_memory(music, memories, sampling.guidance)
         if tail is None:
-            tail = torch.zeros((memories[0].shape[0], music.decoder.num_codebooks, 0), dtype=torch.long, device=cross.device)
-        codes = generate_window(music, cross, cross_mask, tail[..., tail.shape[-1] - window.prompt :], window.new_frames, sampling)
+            batch = memories[0].shape[0]
+            tail = torch.zeros((batch, music.decoder.num_codebooks, 0), dtype=torch.long, device=cross.device)
+        prompt = tail[..., tail.shape[-1] - window.prompt :]
+        codes = generate_window(music, cross, cross_mask, prompt, window.new_frames, sampling)
         tail = torch.cat([tail, codes], dim=-1)[..., -(window.end - window.start) :]
         yield codes
 
 
 @torch.no_grad()
 def decode_chunk(music, codes: Tensor) -> Tensor:
-    """EnCodec audio [B, C, n * hop] of codes [B, K, n]; stereo models decode left/right codebooks apart."""
-    decode = lambda c: music.audio_encoder.decode(c[None], [None]).audio_values  # noqa: E731
-    if music.decoder.config.audio_channels == 2:
-        return torch.cat([decode(codes[:, ::2]), decode(codes[:, 1::2])], dim=1)
-    return decode(codes)
+    """EnCodec audio [B, C, n * hop] of codes [B, K, n] (a mono MusicGen's: C = 1)."""
+    return music.audio_encoder.decode(codes[None], [None]).audio_values
 
 
 class ChunkDecoder:
@@ -217,6 +215,7 @@ class ChunkDecoder:
         return 0 if self.held is None else self.overlap
 
     def feed(self, codes: Tensor) -> list[Tensor]:
+        """Add codes [B, K, n]; the audio of every chunk now complete."""
         self.pending = codes if self.pending is None else torch.cat([self.pending, codes], dim=-1)
         out = []
         while self.pending.shape[-1] >= self.seen + self.chunk:
@@ -230,6 +229,7 @@ class ChunkDecoder:
         yield from self.finish()
 
     def finish(self) -> list[Tensor]:
+        """The audio still pending at the end of the stream."""
         if self.pending is not None and self.pending.shape[-1] > self.seen:
             return [self._decode(self.pending.shape[-1], keep_tail=False)]
         return [] if self.held is None else [self.held]
@@ -286,8 +286,7 @@ def generate_audio(
     and decoded as a stream into one preallocated array of the exact length."""
     sample_rate, _ = audio_geometry(music)
     num_samples = round(duration_s * sample_rate)
-    channels = 2 if music.decoder.config.audio_channels == 2 else 1
-    out = np.zeros((channels, num_samples), np.float32)
+    out = np.zeros((music.config.audio_encoder.audio_channels, num_samples), np.float32)
     blocks = generate_codes(
         music, memory_for_window, duration_s, window_s=window_s, stride_s=stride_s, sampling=sampling, on_window=on_window
     )
