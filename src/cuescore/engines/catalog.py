@@ -109,6 +109,9 @@ class EngineInfo:
 
 _DEVICE = EngineOption("device", "str", "auto", "where learned models run: auto (a GPU when there is one), cpu or cuda",
                        choices=("auto", "cpu", "cuda"))
+_CHECKPOINT = EngineOption("checkpoint", "path", None, "checkpoint folder: for amt from `cuescore train amt` or "
+                           "`cuescore convert` (or 'debug'); for codec from `cuescore train codec` or `cuescore "
+                           "convert vidmuse`", nullable=True, metavar="PATH")
 _TEMPERATURE = EngineOption("temperature", "float", 1.0, "sampling temperature; 0 = always the likeliest token",
                             low=0, high=3)
 
@@ -120,8 +123,7 @@ CATALOG: dict[str, EngineInfo] = {
         "amt", "cuescore.engines.amt:AMTEngine",
         "Video2Music's Affective Multimodal Transformer writes one chord per second (needs --checkpoint)",
         options=(
-            EngineOption("checkpoint", "path", None, "checkpoint folder (from `cuescore train amt` or "
-                         "`cuescore convert`) or 'debug'", nullable=True, metavar="PATH"),
+            _CHECKPOINT,
             EngineOption("top_k", "int", 0, "sample among the k likeliest tokens; 0 = all", low=0, high=4096,
                          metavar="K"),
             _TEMPERATURE,
@@ -139,8 +141,7 @@ CATALOG: dict[str, EngineInfo] = {
             EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
                          "(e.g. facebook/musicgen-small); with --checkpoint, a local copy of its music model",
                          nullable=True, metavar="MODEL"),
-            EngineOption("checkpoint", "path", None, "video-conditioned checkpoint folder (from `cuescore train "
-                         "codec` or `cuescore convert vidmuse`)", nullable=True, metavar="PATH"),
+            _CHECKPOINT,
             EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
                          nullable=True, metavar="TEXT"),
             EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
