@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml Makefile
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 demo: $(STAMP)
 	$(BIN)/cuescore demo-clip $(DEMO_DIR)/demo.mp4
 	$(BIN)/cuescore generate $(DEMO_DIR)/demo.mp4 -o $(DEMO_DIR)/demo_scored.mp4 --seed 1

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from cuescore.analysis.features import VideoFeatures  # noqa: E402
 from cuescore.controls import Controls  # noqa: E402
 from cuescore.engines import get_engine  # noqa: E402
-from cuescore.engines.chromatic import explain  # noqa: E402
+from cuescore.music.chromatic import explain  # noqa: E402
 from cuescore.evaluation import evaluate, plan_stats, pop909_stats, read_chord_file  # noqa: E402
 from cuescore.evaluation.harmony_stats import read_key_file  # noqa: E402
 from cuescore.music.plan import ChordSpan, Key, MusicPlan  # noqa: E402

@@ -12,6 +12,8 @@ from cuescore.music.arrange import arrange
 from plan_fixtures import make_plan
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+DEMO_ANALYSES = [0]
+"""How many times this session analysed the demo clip for `features_dir` (must stay 1)."""
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +24,14 @@ def demo_clip(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def features_dir(demo_clip, tmp_path_factory) -> Path:
-    """`cuescore analyze` of the demo clip, run once."""
+    """`cuescore analyze` of the demo clip, run once per session: every test that needs the demo
+    clip's analysis reads this folder (`VideoFeatures.load`) instead of analysing again."""
+    DEMO_ANALYSES[0] += 1
     out = tmp_path_factory.mktemp("demo_features") / "features"
     code, _, err = cli("analyze", demo_clip.path, "-o", out)
     assert code == 0, err
-    return out
+    yield out
+    assert DEMO_ANALYSES[0] == 1, f"the demo clip was analysed {DEMO_ANALYSES[0]} times in one session"
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ from cuescore.analysis.features import EMOTIONS
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
 from cuescore.engines import Composition, available_engines, get_engine
 from cuescore.engines.affective import AffectiveRecord
-from cuescore.engines.harmony import is_diatonic
 from cuescore.errors import InputError, OptionError, OutputError
 from cuescore.evaluation.correspondence import evaluate
 from cuescore.music.plan import MusicPlan
+from cuescore.music.theory import is_diatonic
 from feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS, make_features
 
 SHOT_MOODS = ["exciting", "tense", "sad", "fearful", "relaxing", "exciting", "sad", "tense", "fearful", "relaxing",

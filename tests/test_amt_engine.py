@@ -1,7 +1,7 @@
 """The `amt` engine end to end, through the command line.
 
 The demo clip is analysed by our own pipeline (handcrafted encoder, 128-d) and exported into a
-small MuVi-Sync folder with `VideoFeatures.export_muvisync`; `cuescore train amt` / `train
+small MuVi-Sync folder with `write_muvisync_example`; `cuescore train amt` / `train
 regression` / `train baseline` fit debug-sized models on it for an epoch or two, `cuescore
 evaluate amt` scores them, and `cuescore generate --engine amt` scores the clip with them.
 """
@@ -20,12 +20,13 @@ import pytest
 from cuescore.analysis import VideoFeatures
 from cli_runner import cli
 from cuescore.controls import Controls
+from cuescore.data.muvisync import write_muvisync_example
 from cuescore.engines import get_engine
 from cuescore.engines.amt import chord_spans, density_levels, loudness_energy
-from cuescore.engines.tempo import on_grid_share
 from cuescore.errors import OptionError
 from cuescore.evaluation import chord_changes, load_plan
 from cuescore.music.chords import parse_chord
+from cuescore.music.tempo import on_grid_share
 
 from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thread)
 
@@ -59,8 +60,8 @@ def dataset(features_dir, work) -> Path:
     shot = [sum(t >= s for s in shot_starts) - 1 for t in range(features.T)]
     for split, count in (("train", 6), ("val", 2), ("test", 2)):
         for i in range(count):
-            features.export_muvisync(
-                work / "muvisync", f"{split}{i}", chords_per_second=[LABELS[(s + i) % 6] for s in shot],
+            write_muvisync_example(
+                work / "muvisync", f"{split}{i}", features, chords_per_second=[LABELS[(s + i) % 6] for s in shot],
                 key="C major", loudness=rng.uniform(0.05, 0.4, features.T), note_density=rng.uniform(2, 20, features.T),
                 split=split)
     return work / "muvisync"

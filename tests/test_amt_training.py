@@ -16,7 +16,7 @@ from cuescore.errors import OutputError
 from cuescore.evaluation.amt_metrics import emotion_correspondence, evaluate_amt, hits_at_k
 from cuescore.models import load_model
 from cuescore.music.chords import END, PAD, parse_chord
-from cuescore.training import train_amt, train_regression
+from cuescore.training.loop import train_amt, train_regression
 from cuescore.training.losses import affective_targets, amt_loss
 
 from muvisync_fixtures import SEMANTIC_FOLDER, make_muvisync, one_thread  # noqa: F401 (autouse fixture)

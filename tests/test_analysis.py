@@ -9,13 +9,15 @@ import pytest
 
 from cuescore.analysis import EMOTIONS, VideoFeatures, analyze
 from cuescore.analysis.emotion import emotion_probabilities, valence_arousal
+from cuescore.analysis.features import fill_forward
 from cuescore.errors import InputError, OptionError
 from video_factory import make_video
 
 
 @pytest.fixture(scope="module")
-def demo_features(demo_clip):
-    return analyze(demo_clip.path)
+def demo_features(features_dir):
+    """The demo clip's features from the session's one `cuescore analyze` run."""
+    return VideoFeatures.load(features_dir)
 
 
 def test_timeline_shapes_and_ranges(demo_features):
@@ -97,3 +99,15 @@ def test_emotion_mapping_follows_valence_and_arousal():
     assert bright[0][0] > 0.3 and bright[1][0] > 0.3 and dark[0][0] < -0.3 and dark[1][0] < -0.3
     p = emotion_probabilities(np.array([0.7, -0.7, 0.6, -0.6, 0.0]), np.array([0.7, 0.8, -0.6, -0.5, 0.0]))
     assert [EMOTIONS[i] for i in p.argmax(axis=1)] == ["exciting", "fearful", "relaxing", "sad", "neutral"]
+
+
+def test_fill_forward_holds_the_last_row_and_fills_the_lead_as_asked():
+    rows = np.array([[np.nan, np.nan], [1.0, 2.0], [np.nan, np.nan], [3.0, 4.0], [np.nan, 0.0]])
+    missing = np.isnan(rows).any(axis=1)
+    first = fill_forward(rows, missing, lead="first")
+    np.testing.assert_array_equal(first, [[1, 2], [1, 2], [1, 2], [3, 4], [3, 4]])
+    np.testing.assert_array_equal(fill_forward(rows, missing, lead="zeros")[0], [0, 0])
+    np.testing.assert_array_equal(fill_forward(np.arange(3.0), [True, True, True]), [0, 0, 0])
+    assert np.isnan(rows).sum() == 5  # the input is left alone
+    with pytest.raises(ValueError):
+        fill_forward(rows, missing, lead="back")

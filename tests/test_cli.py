@@ -9,20 +9,10 @@ import sys
 import numpy as np
 import pytest
 
+from cli_runner import cli
 from clip_fixtures import make_tiny_clip
 from cuescore import __version__
-from cuescore.cli import main
 from video_factory import make_audio_only
-
-
-def run_cli(args, capsys):
-    """(exit code, stdout, stderr) of the CLI; argparse usage errors exit through SystemExit."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version_and_help_through_the_console_entry():
@@ -32,17 +22,16 @@ def test_version_and_help_through_the_console_entry():
     assert done.returncode == 0 and "--encoder" in done.stdout
 
 
-def test_analyze_writes_features(demo_clip, tmp_path, capsys):
-    code, out, err = run_cli(["analyze", demo_clip.path, "-o", tmp_path / "f"], capsys)
-    assert code == 0, err
-    meta = json.loads((tmp_path / "f" / "features.json").read_text())
+def test_analyze_writes_features(features_dir):
+    """`features_dir` is `cuescore analyze demo.mp4 -o DIR`, run once per session."""
+    meta = json.loads((features_dir / "features.json").read_text())
     assert meta["T"] == 12 and len(meta["hard_cuts"]) == 4
-    assert (tmp_path / "f" / "features.npz").is_file()
+    assert (features_dir / "features.npz").is_file()
 
 
-def test_analyze_with_a_clip_model_folder(demo_clip, tmp_path, capsys):
+def test_analyze_with_a_clip_model_folder(demo_clip, tmp_path):
     model = make_tiny_clip(tmp_path / "clip")
-    code, _, err = run_cli(["analyze", demo_clip.path, "-o", tmp_path / "f", "--encoder", f"clip:{model}", "--device", "cpu"], capsys)
+    code, _, err = cli("analyze", demo_clip.path, "-o", tmp_path / "f", "--encoder", f"clip:{model}", "--device", "cpu")
     assert code == 0, err
     meta = json.loads((tmp_path / "f" / "features.json").read_text())
     assert meta["encoder"]["name"] == "clip" and meta["encoder"]["dim"] == 16
@@ -60,11 +49,11 @@ def test_analyze_with_a_clip_model_folder(demo_clip, tmp_path, capsys):
         lambda d, clip: ["analyze", clip, "--fps", "fast"],
     ],
 )
-def test_bad_input_and_options_exit_2_with_one_line(demo_clip, tmp_path, capsys, make_args):
+def test_bad_input_and_options_exit_2_with_one_line(demo_clip, tmp_path, make_args):
     work = tmp_path / "work"
     work.mkdir()
     before = set(work.iterdir())
-    code, _, err = run_cli(make_args(work, demo_clip.path), capsys)
+    code, _, err = cli(*make_args(work, demo_clip.path))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err
@@ -73,24 +62,24 @@ def test_bad_input_and_options_exit_2_with_one_line(demo_clip, tmp_path, capsys,
 
 
 
-def test_dataset_build_through_the_cli(demo_clip, tmp_path, capsys):
-    code, out, err = run_cli(["dataset", "build", demo_clip.path, "-o", tmp_path / "ds", "--density", "onsets"], capsys)
+def test_dataset_build_through_the_cli(demo_clip, tmp_path):
+    code, out, err = cli("dataset", "build", demo_clip.path, "-o", tmp_path / "ds", "--density", "onsets")
     assert code == 0, err
     assert (tmp_path / "ds" / "vevo_chord" / "lab_v2_norm" / "all" / "001.lab").is_file()
     splits = [(tmp_path / "ds" / "vevo_meta" / "split" / "v1" / f"{s}.txt").read_text().split() for s in ("train", "val", "test")]
     assert sum(splits, []) == ["001"]
 
 
-def test_dataset_build_with_only_silent_videos_exits_2(tmp_path, capsys):
-    code, _, err = run_cli(["dataset", "build", make_audio_only(tmp_path / "a.mp4"), "-o", tmp_path / "ds"], capsys)
+def test_dataset_build_with_only_silent_videos_exits_2(tmp_path):
+    code, _, err = cli("dataset", "build", make_audio_only(tmp_path / "a.mp4"), "-o", tmp_path / "ds")
     assert code == 2 and "error" in err.strip().splitlines()[-1]
 
 
-def test_dataset_build_with_a_clip_model_folder(demo_clip, tmp_path, capsys):
+def test_dataset_build_with_a_clip_model_folder(demo_clip, tmp_path):
     model = make_tiny_clip(tmp_path / "clip")
     args = ["dataset", "build", demo_clip.path, "-o", tmp_path / "ds", "--density", "onsets",
             "--encoder", f"clip:{model}", "--device", "cpu"]
-    code, _, err = run_cli(args, capsys)
+    code, _, err = cli(*args)
     assert code == 0, err
     semantic = list((tmp_path / "ds" / "vevo_semantic" / "all" / "2d").iterdir())
     assert len(semantic) == 1 and semantic[0].name.startswith("clip")

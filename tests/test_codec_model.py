@@ -160,8 +160,9 @@ def test_thesis_conditioner_enters_through_the_projection(music_dir):
     assert memory.shape == (2, 30, 16)
     projected = model.decoder_memory(memory, mask)
     torch.testing.assert_close(projected, model.music.enc_to_dec_proj(memory))
+    model.conditioner.null_row.copy_(torch.randn(12))
     uncond, _ = model.unconditional_memory({"semantic": semantic})
-    torch.testing.assert_close(uncond, model.conditioner(torch.zeros_like(semantic)))
+    torch.testing.assert_close(uncond, model.conditioner(model.conditioner.null_row.expand(2, 30, 12)))
     assert model.logits(torch.randint(0, 32, (2, 2, 6)), memory, mask).shape == (2, 2, 6, 32)
 
 

@@ -1,4 +1,4 @@
-"""Key choice, chord colours, harmonic rhythm and cadence-constrained progressions."""
+"""Chord colours, harmonic rhythm, cadence-constrained progressions and chromatic chords (music/)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import pytest
 
 from cuescore.analysis.features import EMOTIONS
 from cuescore.controls import Controls
-from cuescore.engines import chromatic
-from cuescore.engines.chromatic import Step, candidates, explain, ornament
-from cuescore.engines.harmony import (
-    DEGREES, _cadence_masks, _sample_chain, _transition_matrix, choose_key, color_chord, harmonic_slots,
-    ideal_chord_seconds, is_diatonic, progression, rhythm_level,
-)
-from cuescore.engines.tempo import constant_grid
+from cuescore.music import chromatic
 from cuescore.music.chords import EMOTION_QUALITIES, Chord
+from cuescore.music.chromatic import Step, candidates, explain, ornament
 from cuescore.music.plan import Key
-from feature_fixtures import emotion_rows, make_features
+from cuescore.music.progression import (
+    _cadence_masks, _sample_chain, _transition_matrix, harmonic_slots, ideal_chord_seconds, progression, rhythm_level,
+)
+from cuescore.music.tempo import constant_grid
+from cuescore.music.theory import DEGREES, color_chord, is_diatonic
+from feature_fixtures import emotion_rows
 
 
 def one_hot(name: str, p: float = 0.9) -> np.ndarray:
@@ -32,37 +32,6 @@ def write(duration=40.0, bpm=120.0, cuts=(), emotion="relaxing", controls=Contro
     slots = harmonic_slots(beats, downbeats, list(cuts), [pace] * len(downbeats))
     sections = [0.0, duration / 2]
     return progression(key, slots, duration, sections, rows, controls, np.random.default_rng(seed)), beats
-
-
-def test_fixed_key_and_mode_win():
-    f = make_features(emotion="sad")
-    rng = np.random.default_rng(0)
-    assert choose_key(f, Controls(key="D major"), rng) == Key(2, "major")
-    assert choose_key(f, Controls(mode="major"), rng).mode == "major"
-
-
-def test_mode_follows_valence_and_brightness():
-    rng = np.random.default_rng(0)
-    assert choose_key(make_features(emotion="exciting", brightness=0.7), Controls(), rng).mode == "major"
-    assert choose_key(make_features(emotion="sad", brightness=0.2), Controls(), rng).mode == "minor"
-    # Dark footage of a happy scene: with colour switched off only the emotion counts.
-    bright_off = Controls(weight_colour=0.0)
-    assert choose_key(make_features(emotion="relaxing", brightness=0.0), bright_off, rng).mode == "major"
-
-
-def test_tonic_follows_hue_and_seed_when_colour_is_off():
-    rng = np.random.default_rng(0)
-    assert choose_key(make_features(hue=0.0, saturation=0.9), Controls(), rng).tonic == 0      # red → C
-    assert choose_key(make_features(hue=120.0, saturation=0.9), Controls(), rng).tonic == 9    # green → A
-    tonics = {choose_key(make_features(hue=120.0), Controls(weight_colour=0.0), np.random.default_rng(s)).tonic
-              for s in range(12)}
-    assert len(tonics) > 1
-
-
-def test_primer_sets_the_key():
-    key = choose_key(make_features(emotion="exciting"), Controls(primer="Am F C G"), np.random.default_rng(0))
-    assert key == Key(9, "minor") or key == Key(0, "major")
-    assert choose_key(make_features(), Controls(primer="D G A D"), np.random.default_rng(0)) == Key(2, "major")
 
 
 @pytest.mark.parametrize("emotion, root, triad, expected", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cuescore.engines.tempo import constant_grid, fit_beat_grid, on_grid_share
+from cuescore.music.tempo import constant_grid, fit_beat_grid, on_grid_share
 from feature_fixtures import CLOSE_CUTS, IRREGULAR_CUTS, REGULAR_CUTS
 
 RANGE = (60.0, 160.0)

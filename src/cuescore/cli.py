@@ -95,7 +95,15 @@ def _cmd_evaluate_amt(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cuescore.training import train_amt, train_regression
+    if args.model == "codec":
+        return _cmd_train_codec(args)
+    codec_only = [name for name, value in (("--pairs", args.pairs), ("--music-model", args.music_model),
+                                           ("--encoder", args.codec_encoder)) if value is not None]
+    if codec_only:
+        raise OptionError(f"{codec_only[0]} applies to `cuescore train codec`, not to `cuescore train {args.model}`")
+    if args.data is None:
+        raise OptionError(f"`cuescore train {args.model}` needs --data ROOT (a MuVi-Sync folder)")
+    from cuescore.training.loop import train_amt, train_regression
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, resume=args.resume, model_size=args.size,
                    device=args.device, semantic=args.semantic, emotion=args.emotion, max_len=args.max_len,
@@ -115,6 +123,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_codec(args: argparse.Namespace) -> int:
+    from cuescore.training.codec import train_codec
+
+    amt_only = {"--data": args.data, "--no-rpr": args.no_rpr or None, "--warmup-steps": args.warmup_steps}
+    given = [name for name, value in amt_only.items() if value is not None]
+    if given:
+        raise OptionError(f"{given[0]} applies to the amt models, not to `cuescore train codec`")
+    missing = [name for name, value in (("--pairs", args.pairs), ("--music-model", args.music_model),
+                                        ("--encoder", args.codec_encoder)) if value is None]
+    if missing:
+        raise OptionError(f"`cuescore train codec` needs {', '.join(missing)}")
+    summary = train_codec(args.pairs, args.output, music_model=args.music_model, encoder=args.codec_encoder,
+                          conditioner=args.conditioner, epochs=args.epochs, freeze=args.freeze,
+                          batch_size=args.batch_size, precision=args.precision, resume=args.resume,
+                          lr=args.lr if args.lr is not None else 1e-4, window=args.window, device=args.device,
+                          seed=args.seed, progress=sys.stderr.isatty())
+    if os.environ.get("RANK", "0") == "0":
+        last = summary["history"][-1]["train_loss"] if summary["history"] else float("nan")
+        print(f"{summary['out_dir']}: codec ({summary['conditioner']} conditioner) trained to epoch "
+              f"{summary['epochs']} ({summary['steps']} steps); last train loss {last:.4f}")
+    return 0
+
+
+def _add_train_codec(p: argparse.ArgumentParser) -> None:
+    """The options of `cuescore train codec` (the shared ones, --epochs ... --seed, are the train command's)."""
+    g = p.add_argument_group("train codec (videos with their own soundtrack -> a codec checkpoint)")
+    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos)")
+    g.add_argument("--music-model", metavar="M", help="MusicGen: a hub id in the local cache or a folder")
+    g.add_argument("--encoder", dest="codec_encoder", metavar="clip:E",
+                   help="the CLIP whose features condition the music: clip:<folder or hub id>")
+    g.add_argument("--conditioner", choices=("vidmuse", "thesis"), default="vidmuse",
+                   help="vidmuse: VidMuse's long-short-term module over CLIP patch tokens; thesis: a transformer "
+                        "over per-second CLIP embeddings into the text encoder's place (default: vidmuse)")
+    g.add_argument("--freeze", choices=("lm", "none"), default="lm",
+                   help="lm: train the conditioner only; none: also MusicGen's decoder (default: lm)")
+    g.add_argument("--window", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds per training window, the decoder's window (default: 30, as VidMuse)")
+
+
 def _cmd_dataset_build(args: argparse.Namespace) -> int:
     from cuescore.data.builder import build_dataset
 
@@ -124,6 +171,39 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     if not report.written:
         raise CuescoreError(f"no video was added to {args.output}: every input was skipped (reasons above)")
     return 0
+
+
+def _cmd_convert_vidmuse(args: argparse.Namespace) -> int:
+    from cuescore.convert.vidmuse import LICENCE, convert_vidmuse
+
+    done = convert_vidmuse(args.state_dict, args.output, music_model=args.music_model)
+    lm, visual = done.decoder, done.conditioner
+    print(f"{done.output}: VidMuse; language model {lm['num_hidden_layers']} layers, width {lm['hidden_size']}, "
+          f"{lm['num_attention_heads']} heads, {lm['num_codebooks']} codebooks of {lm['vocab_size']}; CLIP tokens "
+          f"{visual.patches} x {visual.width} per frame; EnCodec from {args.music_model}")
+    print(f"  licence of these weights: {LICENCE} (non-commercial use only)")
+    if done.unused:
+        print(f"  not used (as in VidMuse's own forward pass): {', '.join(done.unused)}")
+    print(f"  next: cuescore generate VIDEO --engine codec --checkpoint {done.output}")
+    return 0
+
+
+def _add_convert_vidmuse(sources: argparse._SubParsersAction) -> None:
+    """`cuescore convert vidmuse STATE_DICT -o CKPT`."""
+    from cuescore.convert.vidmuse import DEFAULT_MUSIC_MODEL
+
+    v = sources.add_parser("vidmuse", help="VidMuse's released state_dict.bin -> a codec checkpoint",
+                           description="Read VidMuse's checkpoint ({'best_state', 'xp.cfg'}, audiocraft naming) "
+                                       "safely (no code in it runs), map its language model onto MusicGen's decoder "
+                                       "and its visual modules onto the vidmuse conditioner, and write CKPT "
+                                       "(config.json + model.safetensors). The weights are CC-BY-NC. Use it with "
+                                       "`cuescore generate VIDEO --engine codec --checkpoint CKPT`.")
+    v.add_argument("state_dict", metavar="STATE_DICT", help="VidMuse's state_dict.bin (huggingface.co/Zeyue7/VidMuse)")
+    v.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint folder to write")
+    v.add_argument("--music-model", default=DEFAULT_MUSIC_MODEL, metavar="M",
+                   help="the MusicGen whose EnCodec goes with it, recorded in CKPT: a hub id or folder "
+                        f"(default: {DEFAULT_MUSIC_MODEL}, the model VidMuse was trained on)")
+    v.set_defaults(func=_cmd_convert_vidmuse)
 
 
 def _cmd_demo_clip(args: argparse.Namespace) -> int:
@@ -192,10 +272,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                    "Put the regressor in CKPT_DIR/regression, where the amt engine finds it. "
                                    "Several GPUs: torchrun --nproc-per-node N -m cuescore train amt ... "
                                    "(each process takes --batch-size sequences per step).")
-    p.add_argument("model", choices=("amt", "regression", "baseline"),
+    p.add_argument("model", choices=("amt", "regression", "baseline", "codec"),
                    help="amt: the Affective Multimodal Transformer; regression: the bi-GRU for note density and "
-                        "loudness; baseline: the Music Transformer without video")
-    p.add_argument("--data", required=True, metavar="ROOT", help="MuVi-Sync dataset folder")
+                        "loudness; baseline: the Music Transformer without video; codec: a video conditioner for "
+                        "MusicGen (options below)")
+    p.add_argument("--data", metavar="ROOT", help="MuVi-Sync dataset folder (amt, regression, baseline)")
     p.add_argument("-o", "--output", required=True, metavar="CKPT_DIR", help="checkpoint folder to write")
     p.add_argument("--epochs", type=int, default=20, metavar="N", help="epochs to train up to (default: 20)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences per step and process (default: 8)")
@@ -218,6 +299,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="auto = bf16 on GPUs that have it, fp32 on CPU (default: auto)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    _add_train_codec(p)  # codec-model: `train codec` options; the integrator moves this into _add_train
     p.set_defaults(func=_cmd_train)
 
 
@@ -245,6 +327,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=_cmd_dataset_build)
 
 
+
 def _add_demo_clip(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-clip", help="render the built-in demo clip (scenes with hard cuts at known frames)",
                        description="Render a 12 s demo video whose scenes differ in colour, brightness and motion.")
@@ -263,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_train(sub)
     _add_dataset(sub)
+    _add_convert_vidmuse(sub.add_parser("convert", help="import published checkpoints as cuescore checkpoints").add_subparsers(dest="convert_source", metavar="SOURCE", parser_class=_Parser, required=True))  # codec-model: placeholder `convert` parser; the integrator merges it with v2m's
     _add_demo_clip(sub)
     return parser
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from cuescore.analysis.base import FrameAnalyzer
-from cuescore.analysis.features import timeline_length
+from cuescore.analysis.features import fill_forward, timeline_length
 from cuescore.analysis.motion import PerSecondMean
 
 THUMB_SIDE = 96
@@ -65,13 +65,10 @@ class ColourAnalyzer(FrameAnalyzer):
     def per_second(self, duration: float) -> dict[str, np.ndarray]:
         """{"brightness", "saturation", "colorfulness", "hue"} → [T] arrays."""
         T = timeline_length(duration)
-        hue = np.zeros(T, np.float32)
-        last = 0.0
-        for s in range(T):
-            hist = self.hue_hist.get(s)
-            if hist is not None and np.max(hist) > 0:
-                last = (int(np.argmax(hist)) + 0.5) * 360.0 / HUE_BINS
-            hue[s] = last
+        hists = [self.hue_hist.get(s) for s in range(T)]
+        missing = [h is None or np.max(h) <= 0 for h in hists]
+        centres = [0.0 if gap else (int(np.argmax(h)) + 0.5) * 360.0 / HUE_BINS for h, gap in zip(hists, missing)]
+        hue = fill_forward(np.array(centres), missing, lead="zeros").astype(np.float32)
         return {
             "brightness": self.brightness.values(T),
             "saturation": self.saturation.values(T),

@@ -52,6 +52,36 @@ def timeline_length(duration: float) -> int:
     return max(1, int(math.ceil(duration - 1e-9)))
 
 
+def fill_forward(rows: np.ndarray, missing: np.ndarray, *, lead: str = "zeros") -> np.ndarray:
+    """`rows` [T, ...] with each `missing` row ([T] bool) replaced by the last present row before it.
+
+    lead: what the rows before the first present one become: "zeros", or "first" (that first
+    present row). With no row present at all, every row is zeros.
+    """
+    if lead not in ("zeros", "first"):
+        raise ValueError(f"lead must be 'zeros' or 'first', got {lead!r}")
+    rows = np.asarray(rows)
+    present = ~np.asarray(missing, bool)
+    if not present.any():
+        return np.zeros_like(rows)
+    last = np.maximum.accumulate(np.where(present, np.arange(len(rows)), -1))
+    out = rows[np.maximum(last, 0)].copy()
+    out[last < 0] = rows[np.argmax(present)] if lead == "first" else 0
+    return out
+
+
+def mean_over(values: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Mean of per-second rows (row t covers [t, t+1) s) over [start, end), weighted by overlap."""
+    rows = np.asarray(values, float)
+    lo, hi = int(math.floor(start)), int(math.ceil(end))
+    idx = np.arange(max(lo, 0), min(max(hi, lo + 1), len(rows)))
+    if idx.size == 0:
+        return rows[-1] if len(rows) else rows
+    w = np.clip(np.minimum(end, idx + 1) - np.maximum(start, idx), 0.0, None)
+    w = w if w.sum() > 0 else np.ones_like(w)
+    return np.tensordot(w / w.sum(), rows[idx], axes=1)
+
+
 @dataclass
 class VideoFeatures:
     """Everything the engines know about a video. Per-second arrays have T rows; times in seconds.
@@ -140,17 +170,6 @@ class VideoFeatures:
         with atomic_path(out / "features.json") as tmp:
             tmp.write_text(json.dumps(meta, indent=2))
         return out
-
-    def export_muvisync(self, dataset_root: str | os.PathLike, video_id: str, **labels) -> dict[str, Path]:
-        """Write these features (and any music `labels`) into a MuVi-Sync dataset folder, so the
-        video can train or test the AMT; returns the written files by kind.
-
-        labels: the keyword arguments of `cuescore.data.muvisync.write_muvisync_example`:
-        chords_per_second, key, loudness, note_density, split, semantic_folder, emotion_variant.
-        """
-        from cuescore.data.muvisync import write_muvisync_example
-
-        return write_muvisync_example(dataset_root, video_id, self, **labels)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "VideoFeatures":

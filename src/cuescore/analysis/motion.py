@@ -23,7 +23,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
 from cuescore.analysis.base import FrameAnalyzer
-from cuescore.analysis.features import timeline_length
+from cuescore.analysis.features import fill_forward, timeline_length
 from cuescore.analysis.transitions import mean_value
 
 FLOW_WIDTH = 160
@@ -50,13 +50,9 @@ class PerSecondMean:
         self.counts[s] = self.counts.get(s, 0) + 1
 
     def values(self, T: int) -> np.ndarray:
-        out = np.zeros(T, np.float32)
-        last = 0.0
-        for s in range(T):
-            if self.counts.get(s):
-                last = self.sums[s] / self.counts[s]
-            out[s] = last
-        return out
+        """float32 [T]: each second's mean; a second without values holds the one before (0 at the start)."""
+        means = np.array([self.sums[s] / self.counts[s] if self.counts.get(s) else 0.0 for s in range(T)])
+        return fill_forward(means, [not self.counts.get(s) for s in range(T)], lead="zeros").astype(np.float32)
 
 
 def flow_speed(prev: np.ndarray, gray: np.ndarray, frames: int) -> float:

@@ -28,9 +28,9 @@ from cuescore.analysis.cuts import CutDetector, scene_offset
 from cuescore.analysis.emotion import cut_rate, emotion_probabilities, valence_arousal
 from cuescore.analysis.motion import MotionAnalyzer
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
-from cuescore.analysis.features import VideoFeatures, timeline_length
+from cuescore.analysis.features import VideoFeatures, fill_forward, timeline_length
 from cuescore.errors import OptionError
-from cuescore.media.decode import TimeSampler, iter_decoded, output_size, prefetch, to_rgb
+from cuescore.media.decode import Sampling, iter_sampled, prefetch
 from cuescore.media.probe import VideoInfo, probe
 
 
@@ -65,39 +65,9 @@ class SecondFrames:
     def results(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(semantic [T, D], encoder emotion [T, 6] or None), seconds without a frame filled forward."""
         self.flush()
-        return _fill_forward(self.semantic), None if self.emotion is None else _fill_forward(self.emotion)
-
-
-def _decoded_frames(path, fps: float | None, short_side: int) -> Iterator[tuple[float, np.ndarray | None, np.ndarray | None]]:
-    """(time, analysis image or None, per-second encoder image or None) for every decoded frame."""
-    frames = TimeSampler(fps)
-    seconds = TimeSampler(1.0)
-    size = second_size = None
-    for t, frame in iter_decoded(path, threads=False):
-        image = second_image = None
-        if frames.take(t):
-            size = size or output_size(frame, max_side=ANALYSIS_SIDE)
-            image = to_rgb(frame, size)
-        if seconds.take(t):
-            second_size = second_size or output_size(frame, short_side=short_side)
-            second_image = to_rgb(frame, second_size)
-        if image is not None or second_image is not None:
-            yield t, image, second_image
-
-
-def _fill_forward(a: np.ndarray) -> np.ndarray:
-    out = a.copy()
-    missing = np.isnan(out).any(axis=1)
-    last = np.zeros(out.shape[1], out.dtype)
-    first_valid = np.flatnonzero(~missing)
-    if first_valid.size:
-        last = out[first_valid[0]].copy()
-    for i in range(len(out)):
-        if missing[i]:
-            out[i] = last
-        else:
-            last = out[i]
-    return out
+        filled = [None if rows is None else fill_forward(rows, np.isnan(rows).any(axis=1), lead="first")
+                  for rows in (self.semantic, self.emotion)]
+        return filled[0], filled[1]
 
 
 def analyze(
@@ -130,7 +100,8 @@ def analyze(
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
     try:
         with _opencv_threads(1):
-            for t, image, second_image in prefetch(_decoded_frames(path, fps, enc.frame_short_side)):
+            streams = [Sampling(fps, max_side=ANALYSIS_SIDE), Sampling(1.0, short_side=enc.frame_short_side)]
+            for t, (image, second_image) in prefetch(iter_sampled(path, streams, threads=False)):
                 if second_image is not None:
                     seconds.add(int(t + 1e-6), second_image)
                 if image is None:

@@ -1,5 +1,6 @@
-"""Datasets on disk: the MuVi-Sync layout (reader and writer) and its torch `Dataset`."""
+"""Datasets on disk: the MuVi-Sync layout (reader and writer), the models' video rows and the torch `Dataset`."""
 
+from cuescore.data.matrices import features_matrix, video_matrix
 from cuescore.data.muvisync import (
     DEFAULT_EMOTION,
     DEFAULT_SEMANTIC,
@@ -26,13 +27,10 @@ __all__ = [
 ]
 
 
-_TORCH_NAMES = ("MuViSyncDataset", "features_matrix", "video_matrix")
-
-
 def __getattr__(name: str):
-    """The torch `Dataset` and its helpers load on first use, so the layout reader/writer (and
-    `cuescore dataset build`) do not pay for importing torch."""
-    if name in _TORCH_NAMES:
+    """The torch `Dataset` loads on first use, so the layout reader/writer (and `cuescore dataset
+    build`) do not pay for importing torch."""
+    if name == "MuViSyncDataset":
         from cuescore.data import dataset
 
         return getattr(dataset, name)

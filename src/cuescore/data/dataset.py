@@ -1,9 +1,7 @@
-"""`MuViSyncDataset`: MuVi-Sync videos as padded tensors, and the model's video-feature layout.
+"""`MuViSyncDataset`: MuVi-Sync videos as padded tensors.
 
-Every sequence is padded or cut to `max_len` seconds (300 in the paper). The model input per second
-is `[semantic (D) | scene_offset + 1 | motion | emotion (E)]`, zeros beyond the end of the video,
-exactly as Video2Music concatenates it; `features_matrix` builds the same rows from cuescore's own
-analysis so that a trained model can score a new video.
+Every sequence is padded or cut to `max_len` seconds (300 in the paper); the video rows are
+`cuescore.data.matrices.video_matrix`, the layout a trained model also reads for a new video.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cuescore.analysis.features import VideoFeatures
+from cuescore.data.matrices import pad_rows, video_matrix
 from cuescore.data.muvisync import (
     CHORD_DIR,
     DEFAULT_EMOTION,
@@ -41,43 +39,6 @@ from cuescore.music.chords import END, PAD
 
 TARGETS = ("all", "chords", "regression")
 """Which music files an id needs: `all` (as Video2Music), `chords` (AMT) or `regression` (loudness, density)."""
-
-
-def _fit(values: np.ndarray, length: int) -> np.ndarray:
-    """Cut or zero-pad the first axis to `length`."""
-    out = np.zeros((length, *values.shape[1:]), np.float32)
-    n = min(length, len(values))
-    out[:n] = values[:n]
-    return out
-
-
-def video_matrix(
-    semantic: np.ndarray, scene_offset: np.ndarray, motion: np.ndarray, emotion: np.ndarray, length: int | None = None
-) -> np.ndarray:
-    """Model input rows float32 [length, D + 2 + E] from per-second features (semantic [T, D],
-    scene offset [T] in whole seconds, motion [T] on the 0-255 scale, emotion [T, E] probabilities).
-
-    Scene offset is stored as offset + 1 so that 0 marks padding (Video2Music); each feature is
-    padded with zeros (or cut) to `length`, default the semantic length.
-    """
-    L = len(semantic) if length is None else length
-    offset = _fit(np.asarray(scene_offset, np.float32) + 1.0, L)
-    return np.concatenate(
-        [
-            _fit(np.asarray(semantic, np.float32), L),
-            offset[:, None],
-            _fit(np.asarray(motion, np.float32), L)[:, None],
-            _fit(np.asarray(emotion, np.float32), L),
-        ],
-        axis=1,
-    )
-
-
-def features_matrix(features: VideoFeatures, length: int | None = None, emotion_width: int = 6) -> np.ndarray:
-    """`video_matrix` of an analysed video: float32 [length or T, D + 2 + emotion_width]."""
-    return video_matrix(
-        features.semantic, features.scene_offset, features.motion, features.emotion[:, :emotion_width], length
-    )
 
 
 class MuViSyncDataset(Dataset):
@@ -212,9 +173,9 @@ class MuViSyncDataset(Dataset):
             "tgt": torch.from_numpy(chords[1:].copy()),
             "mode": torch.tensor(item["mode"], dtype=torch.long),
             "video": torch.from_numpy(video),
-            "emotion": torch.from_numpy(_fit(item["emotion"], L)),
-            "loudness": torch.from_numpy(_fit(item["loudness"], L)),
-            "note_density": torch.from_numpy(_fit(item["note_density"], L)),
+            "emotion": torch.from_numpy(pad_rows(item["emotion"], L)),
+            "loudness": torch.from_numpy(pad_rows(item["loudness"], L)),
+            "note_density": torch.from_numpy(pad_rows(item["note_density"], L)),
             "regression_mask": torch.from_numpy(mask),
             "length": torch.tensor(min(L, item["semantic_len"]), dtype=torch.long),
             "id": self.ids[index],

@@ -3,8 +3,8 @@
 The shared plan decisions (tempo grid fitted to the cuts, sections, density, energy, accents,
 instruments) come from `VideoPlanner`; this engine chooses the key and the chords:
 
-- key and mode: valence and brightness (major/minor), hue (tonic); see `harmony.choose_key`.
-- chords: `harmony.progression`, functional progressions coloured by the per-second emotion,
+- key and mode: valence and brightness (major/minor), hue (tonic); see `engines.key.choose_key`.
+- chords: `music.progression.progression`, functional progressions coloured by the per-second emotion,
   with a chord change forced at every cut on the grid and at every section start.
 """
 
@@ -16,9 +16,10 @@ import numpy as np
 
 from cuescore.analysis.features import VideoFeatures
 from cuescore.engines.base import Composition, Engine
-from cuescore.engines.harmony import choose_key, harmonic_slots, progression
+from cuescore.engines.key import choose_key
 from cuescore.engines.video_plan import BEATS_PER_BAR, PlanParts, PlanRecord, VideoPlanner, per_bar
 from cuescore.music.arrange import arrange
+from cuescore.music.progression import harmonic_slots, progression
 
 
 @dataclass

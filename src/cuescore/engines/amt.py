@@ -5,7 +5,7 @@ The checkpoint (option `checkpoint`: a folder written by `cuescore train amt`, a
 offset, motion, emotion), conditioned on the key's mode, with Video2Music's rules: no `N`
 (unless `allow_n`) and no chord more than `max_repeat` (2) seconds in a row. MuVi-Sync's chords are
 normalised to C major / A minor, so the primer is transposed into that key and the sampled
-chords back into the plan's key. The key is the user's, else `harmony.choose_key` (mode from
+chords back into the plan's key. The key is the user's, else `engines.key.choose_key` (mode from
 valence and brightness, tonic from hue, or the key the primer fits); its mode is the model's
 major/minor condition. Videos longer than the model's `max_len` are decoded in overlapping
 windows, so there is no length limit.
@@ -25,38 +25,27 @@ model plays through still starts a new span of the same chord, so the arrangemen
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from cuescore.analysis.features import EMOTIONS, VideoFeatures
 from cuescore.controls import Controls
 from cuescore.engines.base import AnalysisNeeds, Composition, Engine
-from cuescore.engines.harmony import choose_key
-from cuescore.engines.tempo import BEAT_TOLERANCE, on_grid_share
+from cuescore.engines.key import choose_key
 from cuescore.engines.video_plan import PlanParts, PlanRecord, VideoPlanner, around
 from cuescore.errors import OptionError
 from cuescore.evaluation.correspondence import chord_changes
 from cuescore.music.arrange import arrange
 from cuescore.music.chords import chord_from_token
 from cuescore.music.plan import ChordSpan, Key
+from cuescore.music.tempo import BEAT_TOLERANCE, on_grid_share
 
-REGRESSION_SUBDIR = "regression"
-"""Where the engine looks for the density/loudness regressor inside the checkpoint folder."""
 DENSITY_STEPS = (6.0, 12.0, 18.0, 24.0)
 """Notes per second at the top of density levels 0..3 (Video2Music's demo); above is level 4."""
 LOUDNESS_CEILING, LOUDNESS_EXPONENT = 0.5, 0.3
 """Video2Music's loudness → velocity curve: (min(loudness, 0.5) / 0.5) ** 0.3."""
 _NEUTRAL_ENERGY = 0.55   # energy around which weight_emotion scales the regressor's loudness
-
-
-def regression_checkpoint(checkpoint: str | os.PathLike) -> Path | None:
-    """The regressor that goes with an AMT checkpoint folder: its `regression/` subfolder when
-    that holds a checkpoint, else None."""
-    folder = Path(checkpoint) / REGRESSION_SUBDIR
-    return folder if (folder / "config.json").is_file() else None
 
 
 def normalised_tonic(mode: str) -> int:
@@ -147,13 +136,12 @@ class AMTEngine(Engine):
         if checkpoint is None:
             raise OptionError("engine 'amt' needs a trained checkpoint: pass --checkpoint DIR "
                               "(train one with `cuescore train amt --data MUVISYNC_ROOT -o DIR`)")
-        import torch
-
-        from cuescore.models.checkpoint import load_model
+        from cuescore.models.checkpoint import load_model, regression_checkpoint
+        from cuescore.models.device import resolve_device
 
         self.planner = VideoPlanner(controls)
         device = self.options["device"]
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = resolve_device(device)
         self.model = load_model(checkpoint, device=self.device)
         self.config: dict = self.model.checkpoint_config
         if self.config["kind"] != "amt":
@@ -209,7 +197,7 @@ class AMTEngine(Engine):
 
     def _video_rows(self, features: VideoFeatures) -> np.ndarray:
         """The model's input rows [T, video_dim] from validated features of the trained encoder."""
-        from cuescore.data.dataset import features_matrix
+        from cuescore.data.matrices import features_matrix
         from cuescore.models.checkpoint import check_encoder
 
         features.validate()

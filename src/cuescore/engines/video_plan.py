@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cuescore.analysis.features import HARD_CUT, VideoFeatures
+from cuescore.analysis.emotion import cut_rate
+from cuescore.analysis.features import HARD_CUT, VideoFeatures, mean_over
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
 from cuescore.engines.base import EngineRecord
-from cuescore.engines.harmony import mean_over
-from cuescore.engines.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
 from cuescore.music.plan import ChordSpan, Key, MusicPlan, Section, TempoChange
+from cuescore.music.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
 
 BEATS_PER_BAR = 4
 _MIN_SECTION = 6.0      # seconds: a section is at least this long unless the video is shorter
@@ -107,8 +107,9 @@ class VideoPlanner:
         c = self.controls
         arousal = (np.asarray(features.arousal, float) + 1.0) / 2.0
         motion = 0.55 * saturate(features.motion, 12.0) + 0.45 * saturate(features.flow, 1.5)
+        cuts = saturate(cut_rate(features.cuts, features.T).astype(float) / 10.0, 0.3)  # 0.3 cuts/s → 0.63
         drive = np.clip(0.5 + c.weight_emotion * 0.5 * (arousal - 0.5)
-                        + c.weight_motion * 0.5 * (0.8 * motion + 0.2 * self.cut_rate(features) - 0.5), 0.0, 1.0)
+                        + c.weight_motion * 0.5 * (0.8 * motion + 0.2 * cuts - 0.5), 0.0, 1.0)
         return motion, arousal, drive
 
     def grid(self, features: VideoFeatures, drive: np.ndarray) -> BeatGrid:
@@ -140,14 +141,6 @@ class VideoPlanner:
         energy = np.clip(c.energy * (0.55 + c.weight_emotion * (0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05))),
                          0.0, 1.0)
         return density, energy
-
-    @staticmethod
-    def cut_rate(features: VideoFeatures) -> np.ndarray:
-        """Per second: shot boundaries within ±5 s, per second, saturating (0.3 cuts/s → 0.63)."""
-        cuts = np.asarray(features.cuts)
-        centres = np.arange(features.T) + 0.5
-        counts = np.array([np.sum(np.abs(cuts - t) <= 5.0) for t in centres]) if cuts.size else np.zeros(features.T)
-        return saturate(counts / 10.0, 0.3)
 
     def sections(self, features: VideoFeatures, grid: BeatGrid) -> list[Section]:
         """Groups of shots between grid points: a new section where the mood changes or the

@@ -22,9 +22,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from cuescore.data.dataset import MuViSyncDataset
-from cuescore.errors import InputError
-from cuescore.models.checkpoint import load_model
+from cuescore.errors import InputError, OptionError
+from cuescore.models.checkpoint import load_model, read_config, regression_checkpoint
+from cuescore.models.device import resolve_device
 from cuescore.music.chords import END, PAD
+from cuescore.training.losses import CHORD_WEIGHT, affective_targets, emotion_chord_table
 
 EMOTION_THRESHOLD = 0.8
 
@@ -44,8 +46,6 @@ def emotion_correspondence(
 
     pred, tgt: [B, L] tokens; emotion: [B, L] x len(emotions) probabilities of the target seconds.
     """
-    from cuescore.training.losses import emotion_chord_table  # here: cuescore.training imports this module
-
     table = emotion_chord_table(emotions).to(emotion.device)
     prob, dominant = emotion.max(dim=-1)
     suits = table[dominant]  # [B, L, V]
@@ -69,8 +69,6 @@ class ChordStats:
 
     def add(self, logits: Tensor, tgt: Tensor, emotion: Tensor, emotions: tuple[str, ...]) -> None:
         """logits [B, L, V], tgt [B, L], emotion [B, L, E] of the target seconds."""
-        from cuescore.training.losses import affective_targets
-
         logits = logits.float()
         valid = tgt != PAD
         ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=PAD, reduction="sum")
@@ -160,9 +158,6 @@ def evaluate_amt(
     emotion correspondence and losses; a regressor: RMSE of note density and loudness.
 
     The checkpoint's config names the feature folders and sequence length it was trained with."""
-    from cuescore.training.distributed import resolve_device
-    from cuescore.training.losses import CHORD_WEIGHT
-
     dev = resolve_device(device)
     model = load_model(checkpoint_dir, device=dev)
     config, cfg = model.checkpoint_config, model.config
@@ -221,10 +216,6 @@ def evaluate_checkpoints(
 
     regression: default the checkpoint's `regression/` subfolder when it holds one (where the
     `amt` engine looks for it). Each checkpoint must be of its role's kind (`OptionError`)."""
-    from cuescore.engines.amt import regression_checkpoint
-    from cuescore.errors import OptionError
-    from cuescore.models.checkpoint import read_config
-
     if regression is None:
         regression = regression_checkpoint(checkpoint)
     roles = {"amt": (checkpoint, "amt"), "baseline": (baseline, "music_transformer"),

@@ -33,10 +33,10 @@ import soundfile as sf
 from scipy.stats import spearmanr
 
 from cuescore.analysis.features import EMOTIONS, VideoFeatures, timeline_length
-from cuescore.engines.tempo import BEAT_TOLERANCE, on_grid_share
 from cuescore.errors import InputError
 from cuescore.music.chords import EMOTION_QUALITIES
 from cuescore.music.plan import ChordSpan, MusicPlan
+from cuescore.music.tempo import BEAT_TOLERANCE, on_grid_share
 
 CONFIDENT = 0.8
 """Probability above which a second's dominant emotion counts (Video2Music)."""

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cuescore.engines.harmony import is_diatonic
 from cuescore.errors import InputError
 from cuescore.music.chords import INTERVALS, QUALITIES, Chord, parse_chord
 from cuescore.music.plan import ChordSpan, Key, MusicPlan
+from cuescore.music.theory import is_diatonic
 
 _HARTE = re.compile(r"^([A-G][#b]*)(?::([^/(]*))?(?:\(([^)]*)\))?(?:/(\S+))?$")
 _SHORTHANDS: dict[str, tuple[int, ...]] = {

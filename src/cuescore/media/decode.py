@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import av
 import cv2
@@ -67,6 +67,38 @@ def iter_decoded(path: str | os.PathLike, *, threads: bool = True) -> Iterator[t
         raise InputError(f"{path}: the video track has no decodable frames; the file may be truncated or damaged")
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """One view of a video: the first frame at or after each multiple of `1 / fps` seconds
+    (sample-and-hold; every frame when fps is None), at the size `output_size` gives for
+    `size`, `max_side` or `short_side`."""
+
+    fps: float | None = None
+    size: tuple[int, int] | None = None
+    max_side: int | None = None
+    short_side: int | None = None
+
+
+def iter_sampled(path: str | os.PathLike, samplings: Sequence[Sampling], *,
+                 threads: bool = True) -> Iterator[tuple[float, list[np.ndarray | None]]]:
+    """One decode pass serving several `samplings`: `(time_s, images)` for every frame that at
+    least one of them takes, with one uint8 RGB image [H, W, 3] (display orientation) or None per
+    sampling. Times are frame timestamps relative to the first frame, so variable frame rate is exact."""
+    for s in samplings:
+        if s.fps is not None and s.fps <= 0:
+            raise ValueError("fps must be positive")
+    samplers = [TimeSampler(s.fps) for s in samplings]
+    sizes: list[tuple[int, int] | None] = [None] * len(samplings)
+    for t, frame in iter_decoded(path, threads=threads):
+        images: list[np.ndarray | None] = [None] * len(samplings)
+        for k, (s, sampler) in enumerate(zip(samplings, samplers)):
+            if sampler.take(t):
+                sizes[k] = sizes[k] or output_size(frame, s.size, s.max_side, s.short_side)
+                images[k] = to_rgb(frame, sizes[k])
+        if any(image is not None for image in images):
+            yield float(t), images
+
+
 def iter_frames(
     path: str | os.PathLike,
     *,
@@ -84,18 +116,9 @@ def iter_frames(
     max_side: scale so the long side is at most this many pixels. Neither: full size.
     Times are frame timestamps relative to the first frame, so variable frame rate is exact.
     """
-    if fps is not None and fps <= 0:
-        raise ValueError("fps must be positive")
-    sampler = TimeSampler(fps)
-    out_size = None
-    index = 0
-    for t, frame in iter_decoded(path, threads=threads):
-        if not sampler.take(t):
-            continue
-        if out_size is None:
-            out_size = output_size(frame, size, max_side)
-        yield Frame(time=float(t), image=to_rgb(frame, out_size), index=index)
-        index += 1
+    sampling = Sampling(fps, size, max_side)
+    for index, (t, (image,)) in enumerate(iter_sampled(path, [sampling], threads=threads)):
+        yield Frame(time=t, image=image, index=index)
 
 
 class TimeSampler:

@@ -1,7 +1,7 @@
 """The Affective Multimodal Transformer (Video2Music) and its no-video Music Transformer baseline.
 
 A transformer encoder reads the per-second video rows ([B, T, video_dim], see
-`cuescore.data.dataset.video_matrix`) projected to d_model; a decoder writes one chord token per
+`cuescore.data.matrices.video_matrix`) projected to d_model; a decoder writes one chord token per
 second (vocabulary of `cuescore.music.chords`), attending to its past chords (optionally with
 relative positions) and, for the AMT, to the encoded video. As in Video2Music, a chord enters the
 decoder as root embedding + quality embedding, concatenated with the mode (0 major, 1 minor) and

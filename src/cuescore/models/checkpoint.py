@@ -29,6 +29,8 @@ from cuescore.models.regression import RegressionConfig, VideoRegression
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 OPTIMIZER_FILE, STATE_FILE = "optimizer.pt", "trainer_state.json"
+REGRESSION_SUBDIR = "regression"
+"""Where the density/loudness regressor that goes with an AMT checkpoint lives inside its folder."""
 
 DEBUG_SEMANTIC_DIM = 16
 _DEBUG_FEATURES = {
@@ -139,6 +141,13 @@ def read_config(name_or_path: str | os.PathLike) -> dict:
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise InputError(f"{path}: written by a newer cuescore (format {config['format_version']}); upgrade")
     return config
+
+
+def regression_checkpoint(checkpoint: str | os.PathLike) -> Path | None:
+    """The regressor that goes with an AMT checkpoint folder: its `regression/` subfolder when
+    that holds a checkpoint, else None."""
+    folder = Path(checkpoint) / REGRESSION_SUBDIR
+    return folder if (folder / CONFIG_FILE).is_file() else None
 
 
 def load_model(name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:

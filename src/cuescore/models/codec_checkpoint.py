@@ -21,6 +21,7 @@ from cuescore.errors import InputError, OptionError
 from cuescore.fileio import atomic_path, ensure_writable_dir
 from cuescore.models.checkpoint import CONFIG_FILE, FORMAT_VERSION, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE, unwrap
 from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model, load_music_tokenizer
+from cuescore.models.device import resolve_device
 from cuescore.models.video_conditioner import build_conditioner
 
 KIND = "codec"
@@ -41,24 +42,23 @@ def codec_state_dict(model: CodecModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
 
 
-def save_codec_checkpoint(
-    model: CodecModel,
+def write_codec_checkpoint(
+    state: dict[str, torch.Tensor],
+    config: CodecConfig,
     directory: str | os.PathLike,
     *,
     extra: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     trainer_state: dict | None = None,
 ) -> Path:
-    """Write `config.json` and `model.safetensors` into `directory` (atomically, file by file); with
-    `optimizer` / `trainer_state` also `optimizer.pt` / `trainer_state.json` for resuming."""
-    model = unwrap(model)
+    """Write `config.json` (config + extra) and `model.safetensors` (state) into `directory`,
+    atomically file by file; with `optimizer` / `trainer_state` also `optimizer.pt` /
+    `trainer_state.json` for resuming. config.json is written last: its presence marks a whole folder."""
     out = ensure_writable_dir(directory)
-    config = model.config
-    if config.lm_trained:
-        config.decoder = model.music.config.decoder.to_dict()
     meta = {"format_version": FORMAT_VERSION, "kind": KIND, **config.to_dict(), **(extra or {})}
     with atomic_path(out / WEIGHTS_FILE) as tmp:
-        save_file(codec_state_dict(model), str(tmp), metadata={"kind": KIND, "licence": config.licence})
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp),
+                  metadata={"kind": KIND, "licence": config.licence})
     if optimizer is not None:
         with atomic_path(out / OPTIMIZER_FILE) as tmp:
             torch.save(optimizer.state_dict(), tmp)
@@ -68,6 +68,14 @@ def save_codec_checkpoint(
     with atomic_path(out / CONFIG_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
     return out
+
+
+def save_codec_checkpoint(model: CodecModel, directory: str | os.PathLike, **kwargs) -> Path:
+    """`write_codec_checkpoint` of `model`'s weights and config (keyword arguments as there)."""
+    model = unwrap(model)
+    if model.config.lm_trained:
+        model.config.decoder = model.music.config.decoder.to_dict()
+    return write_codec_checkpoint(codec_state_dict(model), model.config, directory, **kwargs)
 
 
 def read_codec_config(directory: str | os.PathLike) -> tuple[CodecConfig, dict]:
@@ -145,4 +153,4 @@ def load_codec_checkpoint(
         _load_part(music.decoder, state, "music.decoder.", weights)
         if isinstance(getattr(music, "enc_to_dec_proj", None), nn.Linear):
             _load_part(music.enc_to_dec_proj, state, "music.enc_to_dec_proj.", weights)
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from cuescore.errors import OptionError
+from cuescore.models.device import resolve_device
 
 CONDITIONER_KINDS = ("vidmuse", "thesis")
 
@@ -73,7 +74,8 @@ def load_music_model(
     name_or_path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ):
     """`MusicgenForConditionalGeneration` from a local folder or a hub id already in the local
-    Hugging Face cache (never downloaded); eval mode on `device`. Mono models only."""
+    Hugging Face cache (never downloaded); eval mode on `device` ("auto", "cpu", "cuda", "cuda:N").
+    Mono models only."""
     from transformers import MusicgenForConditionalGeneration
 
     name = str(name_or_path)
@@ -87,7 +89,7 @@ def load_music_model(
         raise _missing_music_model(name) from None
     if model.config.decoder.audio_channels != 1:
         raise OptionError(f"music model {name} is stereo; the codec engine takes mono MusicGen models")
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def load_music_tokenizer(name_or_path: str | os.PathLike):
@@ -198,8 +200,8 @@ class CodecModel(nn.Module):
     def unconditional_memory(self, video_inputs: dict | None, prompt: str | None = None,
                              batch: int = 1) -> tuple[Tensor, Tensor]:
         """The unconditional branch of guidance, of the same shape as `memory`: the conditioner on
-        black frames (VidMuse) or zero rows (thesis), and any text part zeroed and masked out
-        (as transformers does for MusicGen's own guidance)."""
+        black frames (VidMuse: their CLIP tokens; thesis: rows of a black frame's embedding), and any
+        text part zeroed and masked out (as transformers does for MusicGen's own guidance)."""
         visual = None
         if self.conditioner is not None:
             if video_inputs is None:
@@ -223,6 +225,10 @@ class CodecModel(nn.Module):
         out = self.music(encoder_outputs=(memory,), attention_mask=mask, decoder_input_ids=sequence.reshape(b * k, s),
                          use_cache=False)
         return out.logits.reshape(b, k, s, -1)
+
+    def forward(self, codes: Tensor, video_inputs: dict | None, prompt: str | None = None) -> Tensor:
+        """Teacher-forced logits [B, K, L, V] of codes [B, K, L] given the conditioner's inputs."""
+        return self.logits(codes, *self.memory(video_inputs, prompt, batch=codes.shape[0]))
 
     def logits(self, codes: Tensor, memory: Tensor, mask: Tensor) -> Tensor:
         """Teacher-forced logits [B, K, L, V] for codes [B, K, L]: entry (k, t) predicts code (k, t)

@@ -1,6 +1,6 @@
 """Video2Music's regressor: a bidirectional GRU that predicts note density and loudness per second.
 
-Input rows are the AMT's video rows ([B, T, video_dim], `cuescore.data.dataset.video_matrix`);
+Input rows are the AMT's video rows ([B, T, video_dim], `cuescore.data.matrices.video_matrix`);
 output [B, T, 2] is note density (notes sounding per second) and loudness (RMS amplitude, 0-1),
 in that order, as in MuVi-Sync's `vevo_note_density` and `vevo_loudness`.
 """

@@ -14,6 +14,7 @@ way its code builds it so that its released weights convert (`cuescore.convert.v
       x = norm1(attn + short); x = norm2(final_linear(x) + x), final_linear zero-initialised
     → a 768 → decoder-width projection: the decoder's cross-attention memory [B, Ns*50, D].
 
+The CLIP tower is a `CLIPVisionModelWithProjection` like VidMuse's (its projection is unused).
 Beyond VidMuse, the window's place in the video (start and end as fractions of the duration) is
 added to the short-term tokens through a zero-initialised linear map, so a converted checkpoint
 gives VidMuse's logits until it is fine-tuned.
@@ -98,7 +99,8 @@ class VidMuseConfig:
 @dataclass
 class ThesisConfig:
     """Hyperparameters of `ThesisConditioner`: in_dim = the encoder's embedding width E, out_dim =
-    the text encoder's width; width/depth/heads of the transformer; max_seconds = rows per window."""
+    the text encoder's width; width/depth/heads of the transformer; max_seconds = the most rows it
+    takes; window_seconds = the decoder window it was trained on (one row per second)."""
 
     in_dim: int
     out_dim: int
@@ -107,6 +109,7 @@ class ThesisConfig:
     heads: int = 8
     dropout: float = 0.1
     max_seconds: int = 64
+    window_seconds: float = 30.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -189,15 +192,13 @@ class VidMuseConditioner(nn.Module):
     window's start and end as fractions of the video's duration.
     """
 
-    kind = "vidmuse"
-
     def __init__(self, config: VidMuseConfig) -> None:
-        from transformers import CLIPVisionConfig, CLIPVisionModel
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
         super().__init__()
         self.config = config
         c, mlp = config.width, config.width * config.mlp_ratio
-        self.clip = CLIPVisionModel(CLIPVisionConfig(**config.vision)).eval().requires_grad_(False)
+        self.clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**config.vision)).eval().requires_grad_(False)
         self.local_pos_embedding = nn.Parameter(torch.randn(1, config.patches, c))
         self.global_pos_embedding = nn.Parameter(torch.randn(1, config.patches, c))
         self.local_transformer = TemporalTransformer(c, config.depth, config.heads, config.dim_head, mlp)
@@ -282,8 +283,6 @@ def _stream_shape(video_inputs: dict, stream: str) -> tuple[int, int]:
 class ThesisConditioner(nn.Module):
     """Semantic rows [B, T, E] (one per second) → memory [B, T, out_dim] at the text encoder's width."""
 
-    kind = "thesis"
-
     def __init__(self, config: ThesisConfig) -> None:
         super().__init__()
         self.config = config
@@ -294,6 +293,8 @@ class ThesisConditioner(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.width)
         self.out = nn.Linear(config.width, config.out_dim)
+        # the encoder's embedding of a black frame (set by the trainer): the unconditional row
+        self.register_buffer("null_row", torch.zeros(config.in_dim))
 
     def forward(self, semantic: Tensor) -> Tensor:
         """Memory [B, T, out_dim] from rows [B, T, in_dim], T <= max_seconds."""
@@ -308,8 +309,10 @@ class ThesisConditioner(nn.Module):
         return self(video_inputs["semantic"].to(self.out.weight.device))
 
     def null_inputs(self, video_inputs: dict) -> dict:
-        """All-zero rows: the unconditional branch (the same rows training's dropout zeroes)."""
-        return {"semantic": torch.zeros_like(video_inputs["semantic"])}
+        """Every row a black frame's embedding: the unconditional branch (what training's dropout
+        puts in place of a window's rows)."""
+        semantic = video_inputs["semantic"]
+        return {"semantic": self.null_row.to(semantic.device, semantic.dtype).expand_as(semantic)}
 
 
 CONDITIONERS = {"vidmuse": (VidMuseConditioner, VidMuseConfig), "thesis": (ThesisConditioner, ThesisConfig)}

@@ -1,15 +1,18 @@
 """`Score`: tracks of timed notes with General MIDI programs and a tempo map; MIDI in and out.
 
-Times are seconds. A `Score` converts to `pretty_midi.PrettyMIDI` with its tempo map written as
-MIDI tempo changes, so the file's beat grid matches the plan the notes were placed on.
+Times are seconds. A `Score` is written as a MIDI file (through mido) with its tempo map as MIDI
+tempo changes, so the file's beat grid matches the plan the notes were placed on; it is read back
+through pretty_midi.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 
@@ -104,29 +107,40 @@ class Score:
         melodic = [c for c in range(16) if c != DRUM_CHANNEL]
         return [DRUM_CHANNEL if t.is_drum else melodic[i % len(melodic)] for i, t in enumerate(self.tracks)]
 
-    def to_midi(self, resolution: int = 960) -> pretty_midi.PrettyMIDI:
-        """The score as a `PrettyMIDI` with tempo changes, 4/4-style time signature and key."""
-        pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=self.tempo_map[0].bpm)
-        pm._tick_scales = tempo_tick_scales(self.tempo_map, resolution)
-        pm._update_tick_to_time(pm._tick_scales[-1][0] + 1)
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(self.beats_per_bar, 4, 0.0))
+    def to_mido(self, resolution: int = 960) -> mido.MidiFile:
+        """The score as a type-1 MIDI file: a timing track (tempo changes, time signature, key),
+        then one track per part, on the channels of `channels`."""
+        tempo = TempoTicks(self.tempo_map, resolution)
+        timing = [mido.MetaMessage("set_tempo", time=tick, tempo=micros) for tick, _, micros in tempo.changes]
+        timing.append(mido.MetaMessage("time_signature", time=0, numerator=self.beats_per_bar, denominator=4))
         if self.key is not None:
-            pm.key_signature_changes.append(
-                pretty_midi.KeySignature(self.key.tonic + (12 if self.key.mode == "minor" else 0), 0.0))
-        for track in self.tracks:
-            inst = pretty_midi.Instrument(program=track.program, is_drum=track.is_drum, name=track.name)
-            inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in track.notes]
-            inst.control_changes = [pretty_midi.ControlChange(CC_VOLUME, track.volume, 0.0),
-                                    pretty_midi.ControlChange(CC_PAN, track.pan, 0.0)]
-            inst.control_changes += [pretty_midi.ControlChange(c.number, c.value, c.time) for c in track.controls]
-            pm.instruments.append(inst)
-        return pm
+            timing.append(mido.MetaMessage("key_signature", time=0, key=_KEY_NAMES[self.key.mode][self.key.tonic]))
+        midi = mido.MidiFile(type=1, ticks_per_beat=resolution)
+        midi.tracks.append(_track(timing))
+        for track, channel in zip(self.tracks, self.channels()):
+            events = [mido.MetaMessage("track_name", time=0, name=track.name)] if track.name else []
+            events.append(mido.Message("program_change", time=0, program=track.program, channel=channel))
+            for note in track.notes:
+                events.append(mido.Message("note_on", time=tempo.tick(note.start), channel=channel, note=note.pitch,
+                                           velocity=note.velocity))
+                events.append(mido.Message("note_on", time=tempo.tick(note.end), channel=channel, note=note.pitch,
+                                           velocity=0))
+            controls = [ControlChange(0.0, CC_VOLUME, track.volume), ControlChange(0.0, CC_PAN, track.pan),
+                        *track.controls]
+            events += [mido.Message("control_change", time=tempo.tick(c.time), channel=channel, control=c.number,
+                                    value=c.value) for c in controls]
+            midi.tracks.append(_track(events))
+        return midi
+
+    def to_midi(self, resolution: int = 960) -> pretty_midi.PrettyMIDI:
+        """The score as a `PrettyMIDI` (read back from `to_mido`)."""
+        return pretty_midi.PrettyMIDI(mido_object=self.to_mido(resolution))
 
     def write_midi(self, path: str | os.PathLike) -> Path:
         """Write a standard MIDI file atomically."""
-        pm = self.to_midi()
+        midi = self.to_mido()
         with atomic_path(path) as tmp:
-            pm.write(str(tmp))
+            midi.save(str(tmp))
         return Path(path)
 
     @classmethod
@@ -154,27 +168,66 @@ class Score:
         return cls(tracks, tempo_map, float(pm.get_end_time()), key, bpb)
 
 
-def tempo_tick_scales(tempo_map: list[TempoChange], resolution: int) -> list[tuple[int, float]]:
-    """`pretty_midi`'s private `_tick_scales` for a tempo map: (tick, seconds per tick) at each change.
+class TempoTicks:
+    """A tempo map on a MIDI tick grid of `resolution` ticks per beat: where each tempo change
+    lands and which tick a time in seconds falls on.
 
-    pretty_midi has no public setter for tempo changes; its writer emits one `set_tempo` per entry.
-    Tempi are rounded to whole microseconds per beat, as a MIDI file stores them (the tiny bias
-    keeps pretty_midi's truncating writer on the same integer). Each change time is rounded to the
-    nearest tick of the tempo before it (under 0.5 ms at 960 ticks per beat), measured from where
-    the previous change actually landed so errors do not add up.
+    Tempi are rounded to whole microseconds per beat, as a MIDI file stores them. Each change time
+    is rounded to the nearest tick of the tempo before it (under 0.5 ms at 960 ticks per beat),
+    measured from where the previous change actually landed so errors do not add up.
     """
-    scales: list[tuple[int, float]] = []
-    tick, tick_time = 0, 0.0
-    for change in tempo_map:
-        if change.bpm <= 0:
-            raise ValueError(f"tempo must be positive, got {change.bpm} BPM at {change.time} s")
-        if scales:
-            step = int(round((change.time - tick_time) / scales[-1][1]))
-            tick, tick_time = tick + step, tick_time + step * scales[-1][1]
-        micros = round(6e7 / change.bpm)
-        scale = (micros + 1e-6) / (1e6 * resolution)
-        if scales and tick == scales[-1][0]:
-            scales[-1] = (tick, scale)
-        else:
-            scales.append((tick, scale))
-    return scales
+
+    def __init__(self, tempo_map: list[TempoChange], resolution: int) -> None:
+        self.resolution = resolution
+        self.changes: list[tuple[int, float, int]] = []
+        """(tick, time in seconds, microseconds per beat) at each change."""
+        tick, tick_time = 0, 0.0
+        for change in tempo_map:
+            if change.bpm <= 0:
+                raise ValueError(f"tempo must be positive, got {change.bpm} BPM at {change.time} s")
+            if self.changes:
+                seconds = self._seconds_per_tick(-1)
+                step = int(round((change.time - tick_time) / seconds))
+                tick, tick_time = tick + step, tick_time + step * seconds
+            entry = (tick, tick_time, round(6e7 / change.bpm))
+            if self.changes and tick == self.changes[-1][0]:
+                self.changes[-1] = entry
+            else:
+                self.changes.append(entry)
+
+    def _seconds_per_tick(self, index: int) -> float:
+        return self.changes[index][2] / (1e6 * self.resolution)
+
+    def tick(self, time: float) -> int:
+        """The tick nearest to `time` seconds (≥ 0)."""
+        index = max(0, bisect.bisect_right([t for _, t, _ in self.changes], time) - 1)
+        start, start_time, _ = self.changes[index]
+        return max(0, start + int(round((time - start_time) / self._seconds_per_tick(index))))
+
+
+_KEY_NAMES = {"major": ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"),
+              "minor": ("Cm", "C#m", "Dm", "D#m", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm")}
+"""MIDI key-signature names (mido's spelling) by mode and tonic."""
+
+_ORDER = {"track_name": 0, "set_tempo": 1, "time_signature": 2, "key_signature": 3, "program_change": 6,
+          "control_change": 8, "note_on": 10}
+"""Order of events on the same tick (as pretty_midi writes them): meta events, program, controllers,
+then notes, a note-off (velocity 0) before a note-on of the same pitch."""
+
+
+def _track(events: list) -> mido.MidiTrack:
+    """A track of `events` (absolute ticks in `.time`) in tick order, with delta times and an end."""
+    def order(e) -> tuple:
+        if e.type == "control_change":
+            return e.time, _ORDER[e.type], e.control, e.value
+        if e.type == "note_on":
+            return e.time, _ORDER[e.type], e.note, e.velocity
+        return e.time, _ORDER[e.type], 0, 0
+
+    track = mido.MidiTrack()
+    last = 0
+    for event in sorted(events, key=order):
+        track.append(event.copy(time=event.time - last))
+        last = event.time
+    track.append(mido.MetaMessage("end_of_track", time=1))
+    return track

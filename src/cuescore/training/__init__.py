@@ -1,5 +1,6 @@
-"""Training loops (single process or `torchrun` DDP) and Video2Music's losses."""
+"""Training loops (single process or `torchrun` DDP) and Video2Music's losses.
 
-from cuescore.training.loop import train_amt, train_regression
-
-__all__ = ["train_amt", "train_regression"]
+`cuescore.training.loop` holds `train_amt` and `train_regression`. This file imports nothing, so
+that `cuescore.evaluation.amt_metrics` can use the losses without importing the loops (which
+import it back).
+"""

@@ -18,6 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from cuescore.errors import OptionError
+from cuescore.models.device import resolve_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.98), 1e-9
@@ -57,19 +58,6 @@ class DistContext:
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
-    """"auto" -> this process's GPU if there is one, else the CPU; "cuda" -> cuda:LOCAL_RANK."""
-    if str(device) == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise OptionError("device 'cuda' asked for, but torch sees no GPU; use device='cpu'")
-        if dev.index is None:
-            dev = torch.device("cuda", local_rank)
-    return dev
 
 
 def setup_distributed(device: str | torch.device = "auto") -> DistContext:

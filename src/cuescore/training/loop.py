@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -157,9 +158,43 @@ def _validate(task, model: nn.Module, loader: DataLoader, ctx: DistContext, prec
     return task.result(stats)
 
 
+@dataclass
+class _Run:
+    """One training run in progress: its model (and the DDP wrapper `net` that trains it), the
+    optimizer, the loaders and the trainer state that `last/` saves for resuming."""
+
+    task: _ChordTask | _RegressionTask
+    ctx: DistContext
+    out: Path
+    precision: str
+    model: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
+    sampler: DistributedSampler
+    train_loader: DataLoader
+    val_loader: DataLoader
+    state: dict
+    config: dict
+    history: list[dict] = field(default_factory=list)
+
+    def record(self, entry: dict) -> None:
+        """Keep one epoch's metrics and append them to `metrics.jsonl` (rank 0)."""
+        self.history.append(entry)
+        if self.ctx.is_main:
+            with open(self.out / METRICS_FILE, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+
+    def summary(self) -> dict:
+        return {"out_dir": str(self.out), "kind": self.model.kind, "epochs": self.state["epoch"],
+                "steps": self.state["step"], "best_epoch": self.state["best_epoch"],
+                "best_val_loss": self.state["best_val_loss"], "history": self.history}
+
+
 def _fit(task, data_root: str | os.PathLike, out_dir: str | os.PathLike, *, epochs: int, batch_size: int,
          resume: bool, progress: bool, device: str, semantic: str, emotion: str, max_len: int, precision: str,
          num_workers: int, seed: int, split_version: str) -> dict:
+    """Train `task`'s model for `epochs` (counted from the start of the run); the run's summary."""
     if epochs < 1 or batch_size < 1:
         raise OptionError(f"epochs and batch size must be at least 1 (got {epochs}, {batch_size})")
     out, ctx = Path(out_dir), setup_distributed(device)
@@ -170,109 +205,136 @@ def _fit(task, data_root: str | os.PathLike, out_dir: str | os.PathLike, *, epoc
         train_set = MuViSyncDataset(data_root, "train", **opts)
         val_set = MuViSyncDataset(data_root, "val", semantic_dim=train_set.semantic_dim, **opts)
         task.emotions = train_set.emotion_names
-        last = out / "last"
-        has_run = (last / STATE_FILE).is_file()
-        if has_run and not resume:
-            raise OutputError(f"{out} already holds a training run; continue it with --resume (resume=True) "
-                              "or choose another folder")
-        if resume and not has_run:
-            warnings.warn(f"{out}: nothing to resume; starting a new run", stacklevel=3)
-        opt_state, state = load_training_state(last) if resume and has_run else (None, None)
-        if state is not None:
-            model = load_model(last)
-            if model.kind != task.kind:
-                raise InputError(f"{last}: the run trains a {model.kind} model, not a {task.kind}")
-            expected = train_set.video_dim if getattr(model.config, "video", True) else 0
-            if model.config.video_dim != expected or model.config.max_len != max_len:
-                raise InputError(f"{last}: the saved model does not fit this data (video width or max_len differ)")
-        else:
-            torch.manual_seed(seed)
-            model = task.build(train_set)
-        model.to(ctx.device).train()
-        torch.manual_seed(seed + 1009 * ctx.rank)
-        optimizer = task.optimizer(model)
-        if opt_state is not None:
-            optimizer.load_state_dict(opt_state)
-        net = model
-        if ctx.distributed:
-            net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-        scaler = torch.amp.GradScaler("cuda") if prec == "fp16" else None
-        sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed)
-        train_loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers)
-        val_loader = DataLoader(val_set, batch_size=batch_size, num_workers=num_workers,
-                                sampler=ShardSampler(len(val_set), ctx.rank, ctx.world_size))
-        state = state or {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
-        config = {"features": train_set.feature_info(),
-                  "training": {**task.settings, "batch_size": batch_size, "world_size": ctx.world_size,
-                               "precision": prec, "seed": seed, "data": str(data_root)}}
-        history: list[dict] = []
-
-        def record(entry: dict) -> None:
-            history.append(entry)
-            if ctx.is_main:
-                with open(out / METRICS_FILE, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(entry) + "\n")
-
-        if ctx.is_main:
-            ensure_writable_dir(out)
-            if not resume:
-                (out / METRICS_FILE).unlink(missing_ok=True)
-        ctx.barrier()
-        if state["epoch"] == 0:
-            untrained = _validate(task, model, val_loader, ctx, prec)
-            record({"epoch": 0, "step": 0, **{f"val_{k}": v for k, v in untrained.items()}})
-        log.info("training %s on %d videos (%d val), %d process(es), %s", model.kind, len(train_set), len(val_set),
-                 ctx.world_size, ctx.device)
-        for epoch in range(state["epoch"] + 1, epochs + 1):
+        run = _start(task, ctx, out, train_set, val_set, resume=resume, precision=prec, seed=seed,
+                     batch_size=batch_size, num_workers=num_workers, data_root=data_root)
+        for epoch in range(run.state["epoch"] + 1, epochs + 1):
             started = time.perf_counter()
-            sampler.set_epoch(epoch)
-            sums: dict[str, float] = {}
-            bar = tqdm(train_loader, desc=f"{model.kind} epoch {epoch}/{epochs}", unit="batch",
-                       disable=not (progress and ctx.is_main), leave=False)
-            for batch in bar:
-                state["step"] += 1
-                lr = task.lr_at(state["step"])
-                if lr is not None:
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                with autocast(ctx.device, prec):
-                    parts = task.loss(net, batch, ctx.device)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(parts["loss"]).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    parts["loss"].backward()
-                    optimizer.step()
-                values = {k: float(v.detach()) for k, v in parts.items()}
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                sums["batches"] = sums.get("batches", 0.0) + 1
-                bar.set_postfix(loss=f"{values['loss']:.3f}")
-            keys = sorted(sums)
-            totals = dict(zip(keys, ctx.all_sum([sums[k] for k in keys])))
-            n = totals.pop("batches")
-            val = _validate(task, model, val_loader, ctx, prec)
-            entry = {"epoch": epoch, "step": state["step"], "lr": optimizer.param_groups[0]["lr"],
-                     **{f"train_{k}": v / n for k, v in totals.items()}, **{f"val_{k}": v for k, v in val.items()},
-                     "seconds": round(time.perf_counter() - started, 3)}
-            record(entry)
-            improved = state["best_val_loss"] is None or val["loss"] < state["best_val_loss"]
-            if improved:
-                state["best_val_loss"], state["best_epoch"] = val["loss"], epoch
-            state["epoch"] = epoch
-            if ctx.is_main:
-                meta = {**config, "epoch": epoch, "val": val}
-                if improved:
-                    save_checkpoint(model, out, meta)
-                save_checkpoint(model, last, meta, optimizer=optimizer, extra=state)
-            log.info("epoch %d: train loss %.4f, val loss %.4f", epoch, entry["train_loss"], val["loss"])
-            ctx.barrier()
-        return {"out_dir": str(out), "kind": model.kind, "epochs": state["epoch"], "steps": state["step"],
-                "best_epoch": state["best_epoch"], "best_val_loss": state["best_val_loss"], "history": history}
+            train = _train_epoch(run, epoch, f"{run.model.kind} epoch {epoch}/{epochs}", progress)
+            _end_epoch(run, epoch, train, started)
+        return run.summary()
     finally:
         ctx.close()
+
+
+def _resume_or_build(task, out: Path, train_set: MuViSyncDataset, resume: bool, seed: int,
+                     ) -> tuple[nn.Module, dict | None, dict | None]:
+    """(model, optimizer state, trainer state): the run in `out/last` when resuming one, else a
+    new model seeded with `seed`; `OutputError` for a run there that is not resumed."""
+    last = out / "last"
+    has_run = (last / STATE_FILE).is_file()
+    if has_run and not resume:
+        raise OutputError(f"{out} already holds a training run; continue it with --resume (resume=True) "
+                          "or choose another folder")
+    if resume and not has_run:
+        warnings.warn(f"{out}: nothing to resume; starting a new run", stacklevel=5)
+    opt_state, state = load_training_state(last) if resume and has_run else (None, None)
+    if state is None:
+        torch.manual_seed(seed)
+        return task.build(train_set), opt_state, state
+    model = load_model(last)
+    if model.kind != task.kind:
+        raise InputError(f"{last}: the run trains a {model.kind} model, not a {task.kind}")
+    expected = train_set.video_dim if getattr(model.config, "video", True) else 0
+    if model.config.video_dim != expected or model.config.max_len != train_set.max_len:
+        raise InputError(f"{last}: the saved model does not fit this data (video width or max_len differ)")
+    return model, opt_state, state
+
+
+def _start(task, ctx: DistContext, out: Path, train_set: MuViSyncDataset, val_set: MuViSyncDataset, *,
+           resume: bool, precision: str, seed: int, batch_size: int, num_workers: int,
+           data_root: str | os.PathLike) -> _Run:
+    """The run ready for its next epoch: model, optimizer, loaders, the output folder (a new run's
+    metrics cleared) and, for a new run, epoch 0's validation of the untrained model.
+    precision: resolved ("fp32", "bf16" or "fp16")."""
+    model, opt_state, state = _resume_or_build(task, out, train_set, resume, seed)
+    model.to(ctx.device).train()
+    torch.manual_seed(seed + 1009 * ctx.rank)
+    optimizer = task.optimizer(model)
+    if opt_state is not None:
+        optimizer.load_state_dict(opt_state)
+    net = model
+    if ctx.distributed:
+        net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed)
+    config = {"features": train_set.feature_info(),
+              "training": {**task.settings, "batch_size": batch_size, "world_size": ctx.world_size,
+                           "precision": precision, "seed": seed, "data": str(data_root)}}
+    run = _Run(task, ctx, out, precision, model, net, optimizer,
+               scaler=torch.amp.GradScaler("cuda") if precision == "fp16" else None, sampler=sampler,
+               train_loader=DataLoader(train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers),
+               val_loader=DataLoader(val_set, batch_size=batch_size, num_workers=num_workers,
+                                     sampler=ShardSampler(len(val_set), ctx.rank, ctx.world_size)),
+               state=state or {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}, config=config)
+    if ctx.is_main:
+        ensure_writable_dir(out)
+        if not resume:
+            (out / METRICS_FILE).unlink(missing_ok=True)
+    ctx.barrier()
+    if run.state["epoch"] == 0:
+        untrained = _validate(task, model, run.val_loader, ctx, precision)
+        run.record({"epoch": 0, "step": 0, **{f"val_{k}": v for k, v in untrained.items()}})
+    log.info("training %s on %d videos (%d val), %d process(es), %s", model.kind, len(train_set), len(val_set),
+             ctx.world_size, ctx.device)
+    return run
+
+
+def _train_epoch(run: _Run, epoch: int, desc: str, progress: bool) -> dict[str, float]:
+    """One pass over this process's share of the training set; the mean of each loss part over
+    every batch of every process."""
+    run.sampler.set_epoch(epoch)
+    sums: dict[str, float] = {}
+    bar = tqdm(run.train_loader, desc=desc, unit="batch", disable=not (progress and run.ctx.is_main), leave=False)
+    for batch in bar:
+        values = _step(run, batch)
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v
+        sums["batches"] = sums.get("batches", 0.0) + 1
+        bar.set_postfix(loss=f"{values['loss']:.3f}")
+    keys = sorted(sums)
+    totals = dict(zip(keys, run.ctx.all_sum([sums[k] for k in keys])))
+    n = totals.pop("batches")
+    return {k: v / n for k, v in totals.items()}
+
+
+def _step(run: _Run, batch: dict) -> dict[str, float]:
+    """One optimizer step on `batch` (the learning rate set by the task's schedule); its loss parts."""
+    run.state["step"] += 1
+    lr = run.task.lr_at(run.state["step"])
+    if lr is not None:
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+    with autocast(run.ctx.device, run.precision):
+        parts = run.task.loss(run.net, batch, run.ctx.device)
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.scaler is not None:
+        run.scaler.scale(parts["loss"]).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        parts["loss"].backward()
+        run.optimizer.step()
+    return {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _end_epoch(run: _Run, epoch: int, train: dict[str, float], started: float) -> None:
+    """Validate, record the epoch's metrics, save the best checkpoint (if it improved) and `last/`."""
+    val = _validate(run.task, run.model, run.val_loader, run.ctx, run.precision)
+    entry = {"epoch": epoch, "step": run.state["step"], "lr": run.optimizer.param_groups[0]["lr"],
+             **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()},
+             "seconds": round(time.perf_counter() - started, 3)}
+    run.record(entry)
+    state = run.state
+    improved = state["best_val_loss"] is None or val["loss"] < state["best_val_loss"]
+    if improved:
+        state["best_val_loss"], state["best_epoch"] = val["loss"], epoch
+    state["epoch"] = epoch
+    if run.ctx.is_main:
+        meta = {**run.config, "epoch": epoch, "val": val}
+        if improved:
+            save_checkpoint(run.model, run.out, meta)
+        save_checkpoint(run.model, run.out / "last", meta, optimizer=run.optimizer, extra=state)
+    log.info("epoch %d: train loss %.4f, val loss %.4f", epoch, entry["train_loss"], val["loss"])
+    run.ctx.barrier()
 
 
 def train_amt(

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "openai/clip-vit-large-patch14-336"
 INSTALL_HINT = "pip install torch 'transformers>=5'"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -127,18 +126,6 @@ def _validate_prompts(prompts: Sequence[str]) -> tuple[str, ...]:
     return tuple(prompts)
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise OptionError(f"clip device must be one of {', '.join(DEVICES)} (or cuda:N); got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise OptionError(f"clip device {device!r} asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'")
-    return device
-
-
 def _locate(model: str) -> tuple[str, bool]:
     """(what to pass to from_pretrained, whether it is a local folder)."""
     path = Path(model).expanduser()
@@ -212,11 +199,13 @@ class ClipEncoder(SemanticEncoder):
         import torch
         import torch.nn.functional as F
 
+        from cuescore.models.device import resolve_device
+
         self.prompts = _validate_prompts(prompts)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise OptionError(f"clip batch_size must be a positive integer; got {batch_size!r}")
         self.batch_size = batch_size
-        self.device = _resolve_device(device)
+        self.device = str(resolve_device(device))
         self._dtype = torch.float16 if half and self.device.startswith("cuda") else torch.float32
         source, local = _locate(model)
         self._name = Path(source).resolve().name if local else source

@@ -1,8 +1,8 @@
-"""Chromatic colour for the functional progressions of `harmony`: secondary dominants, chords
+"""Chromatic colour for the functional progressions of `progression`: secondary dominants, chords
 borrowed from the parallel mode, and sus4 → major suspensions, placed where pop and film
 harmony places them.
 
-The Markov chain in `harmony.progression` writes diatonic degrees; `ornament` then revisits
+The Markov chain in `progression.progression` writes diatonic degrees; `ornament` then revisits
 each slot (left to right, knowing the chord that follows) and may replace its chord:
 
 - secondary dominant V/x (a dominant seventh, or the plain major triad where exciting or
@@ -34,7 +34,7 @@ Chords that are never replaced: the first slot of each section (the primer is no
 all), each section's cadence goal, the dominant of the final cadence and any chord a
 replacement resolves to; two chromatic chords stand at least `MIN_GAP` slots apart. In minor
 the dominant of every authentic cadence is the harmonic-minor V (major or 7); the cadence masks
-of `harmony` ensure it, and `harmony.is_diatonic` counts it as in the key.
+of `progression` ensure it, and `theory.is_diatonic` counts it as in the key.
 
 The rates below put about 6 % of the chords outside the key over the real clips of
 benchmarks/bench_quality.py (POP909's ten songs: 6.1 %); long pieces, with fewer locked slots,
@@ -51,6 +51,7 @@ import numpy as np
 from cuescore.analysis.features import EMOTIONS
 from cuescore.music.chords import Chord
 from cuescore.music.plan import Key
+from cuescore.music.theory import is_diatonic, scale
 
 P_SECONDARY_ALTER = 0.35    # V/x where the slot already holds x's dominant root (ii before V → V/V)
 P_SECONDARY_REPLACE = 0.15  # V/x replacing another predominant or tonic substitute before x
@@ -59,7 +60,7 @@ P_BORROW_MOOD = 0.50        # × weight_emotion × P(the emotions the colour sui
 P_SUSPENSION = 0.12         # ii/IV before V → Vsus4 → V
 P_MAX = 0.85                # no slot is replaced more surely than this
 MIN_GAP = 5                 # slots from one chromatic chord (secondary or borrowed) to the next
-TILT = 1.5                  # as `harmony._DEGREE_TILT`: log-factor per unit of weighted emotion fit
+TILT = 1.5                  # as `progression._DEGREE_TILT`: log-factor per unit of weighted emotion fit
 
 MIXTURE_EMOTIONS = {"major": ("sad", "tense", "fearful"), "minor": ("exciting", "relaxing")}
 """Emotions whose probability makes the parallel mode's colours likelier: the darker parallel
@@ -199,8 +200,6 @@ def explain(chord: Chord, next_chord: Chord | None, key: Key) -> str:
     included), "secondary dominant" (a major triad or dominant seventh resolving a fifth down to
     a degree of the key, or a diminished chord, vii°/x, resolving a semitone up to one),
     "borrowed" (a colour of iv, bVI or bVII in major, IV in minor) or "other"."""
-    from cuescore.engines.harmony import is_diatonic, scale
-
     if chord.is_none:
         return "other"
     if is_diatonic(chord, key):

@@ -1,0 +1,1 @@
+"""Importers of published checkpoints into cuescore checkpoints (one module per source system)."""
