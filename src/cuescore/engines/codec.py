@@ -101,14 +101,14 @@ class CodecEngine(Engine):
     def __init__(self, controls, **options) -> None:
         super().__init__(controls, **options)
         from cuescore.models.codec_checkpoint import load_codec_checkpoint
-        from cuescore.models.codec_conditioning import resolve_device
         from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model, load_music_tokenizer
+        from cuescore.models.device import resolve_device
 
         o = self.options
         if o["music_model"] is None and o["checkpoint"] is None:
             raise OptionError("engine codec needs --music-model (a MusicGen folder, or a hub id such as "
                               "facebook/musicgen-small already downloaded) or --checkpoint DIR")
-        self.device = resolve_device(o["device"])
+        self.device = str(resolve_device(o["device"]))
         if o["checkpoint"] is not None:
             self.model = load_codec_checkpoint(o["checkpoint"], o["music_model"], device=self.device)
             licence, what = self.model.config.licence, f"checkpoint {o['checkpoint']}"

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cuescore.analysis.features import VideoFeatures
+from cuescore.analysis.features import VideoFeatures, mean_over
 from cuescore.controls import Controls
-from cuescore.engines.harmony import mean_over
 from cuescore.engines.video_plan import VideoPlanner, around
 
 PRESET_WORDS = {

@@ -27,13 +27,6 @@ FramesFn = Callable[[float, float], np.ndarray]
 """`frames(start_s, end_s)` -> uint8 RGB [N, S, S, 3]: the short-term frames of a window."""
 
 
-def resolve_device(name: str) -> str:
-    """"auto" → "cuda" when a GPU is usable, else "cpu"; other names pass through."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def normalised_pixels(frames: np.ndarray, mean: tuple, std: tuple, like: Tensor) -> Tensor:
     """uint8 RGB [N, S, S, 3] → CLIP-normalised pixels [1, N, 3, S, S] on `like`'s device and dtype."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).to(like.device).permute(0, 3, 1, 2).float() / 255.0
