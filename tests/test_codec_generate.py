@@ -143,3 +143,15 @@ def test_decode_refuses_too_few_codes(tiny):
     model, _ = tiny
     with pytest.raises(ValueError, match="fewer"):
         list(decode_codes(model, [torch.zeros(1, 2, 10, dtype=torch.long)], 8001))
+
+
+def test_shorter_than_the_delay_pattern(tmp_path):
+    """With 4 codebooks the delay pattern needs at least 3 frames: a 50 ms piece still has its exact length."""
+    from transformers import MusicgenForConditionalGeneration
+
+    folder = make_tiny_musicgen(tmp_path / "k4", codebooks=4)
+    model = MusicgenForConditionalGeneration.from_pretrained(folder, local_files_only=True).eval()
+    memory = lambda s, e: (torch.randn(1, 3, 16), torch.ones(1, 3, dtype=torch.long), None, None)  # noqa: E731
+    codes = list(generate_codes(model, memory, 0.05, sampling=Sampling(seed=0)))
+    assert [c.shape for c in codes] == [(1, 4, 3)]
+    assert generate_audio(model, memory, 0.05, sampling=Sampling(seed=0)).shape == (1, 400)

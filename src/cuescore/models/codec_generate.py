@@ -165,12 +165,14 @@ def generate_codes(
     """Yield the codes [B, K, n] of a piece `duration_s` long, one block per window, in order.
 
     Together the blocks hold exactly enough frames for `duration_s` (the last frame may run over
-    by less than one frame). `on_window(window)` is called before each window is generated.
+    by less than one frame), and at least K - 1, the fewest the delay pattern can generate.
+    `on_window(window)` is called before each window is generated.
     """
     sample_rate, hop = audio_geometry(music)
     total = math.ceil(round(duration_s * sample_rate) / hop)
     if total <= 0:
         raise ValueError(f"duration must be positive, got {duration_s} s")
+    total = max(total, music.decoder.num_codebooks - 1)
     if sampling.seed is not None:
         torch.manual_seed(sampling.seed)
     frame_rate = sample_rate / hop
