@@ -16,7 +16,7 @@ pytest.importorskip("transformers")
 from cli_runner import cli  # noqa: E402
 from cuescore.controls import Controls  # noqa: E402
 from cuescore.engines import get_engine  # noqa: E402
-from cuescore.errors import OptionError  # noqa: E402
+from cuescore.errors import InputError, OptionError  # noqa: E402
 from feature_fixtures import make_features  # noqa: E402
 from musicgen_fixtures import make_tiny_musicgen  # noqa: E402
 from video_factory import make_video  # noqa: E402
@@ -111,6 +111,9 @@ def test_vidmuse_windows_read_their_own_frames(music_dir, vidmuse_checkpoint, cl
     second = memory(1.5, 3.0)[0]
     assert first.shape == (1, 3 * 17, 32) and mask.shape == (1, 51) and uncond.shape == first.shape
     assert not np.allclose(first.numpy(), second.numpy())
+    features.source = "fixture"
+    with pytest.raises(InputError, match="fixture, which is not a file"):
+        engine.compose(features)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -25,7 +25,7 @@ from pathlib import Path
 from cuescore.analysis.features import VideoFeatures
 from cuescore.engines.base import AnalysisNeeds, Composition, Engine, EngineRecord
 from cuescore.engines.codec_prompt import PromptWriter
-from cuescore.errors import OptionError
+from cuescore.errors import InputError, OptionError
 from cuescore.media import Audio
 from cuescore.media.frames import spread_frames, window_frames
 
@@ -180,6 +180,9 @@ class CodecEngine(Engine):
                                   f"(encoder {self.model.config.encoder}); analyse the video with that encoder")
             return WindowMemory(self.model, duration, semantic=features.semantic, **common)
         config, video = self.model.conditioner.config, features.source
+        if not Path(video).is_file():
+            raise InputError(f"the vidmuse conditioner reads the video's frames, but the features name "
+                             f"{video or 'no video'}, which is not a file; score the video itself")
         size = config.image_size
         return WindowMemory(
             self.model, duration,

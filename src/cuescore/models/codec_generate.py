@@ -11,7 +11,10 @@ output audio does.
 
 Conditioning comes from a callable `memory_for_window(start_s, end_s)` returning what MusicGen
 takes as `encoder_outputs` / `attention_mask` for that span (text memory, a video conditioner's
-memory, or both) and, for classifier-free guidance, the unconditional memory. Checked against
+memory, or both) and, for classifier-free guidance, the unconditional memory. With guidance the
+two memories are stacked on the batch axis and given to the decoder as `encoder_hidden_states`:
+its `prepare_inputs_for_generation` doubles the token batch and transformers'
+`ClassifierFreeGuidanceLogitsProcessor` mixes the halves (conditional first). Checked against
 transformers 5.25: with greedy sampling, one window gives exactly the codes of MusicGen's own
 `generate` (tests/test_codec_generate.py).
 """
