@@ -179,3 +179,17 @@ def test_thesis_checkpoint_reads_the_semantic_rows(music_dir, thesis_checkpoint)
     features.semantic = np.zeros((4, 5), np.float32)
     with pytest.raises(OptionError, match="5 wide, the checkpoint reads 8"):
         engine.compose(features)
+
+
+def test_stride_longer_than_the_checkpoints_window_fails_before_work(music_dir, tmp_path):
+    from codec_fixtures import tiny_vidmuse_config
+    from cuescore.models.codec_checkpoint import save_codec_checkpoint
+    from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model
+    from cuescore.models.video_conditioner import VidMuseConditioner
+
+    conditioner = VidMuseConditioner(tiny_vidmuse_config(out_dim=32, window_seconds=10.0))
+    config = CodecConfig(music_model=str(music_dir), conditioner="vidmuse", conditioner_config=conditioner.config.to_dict())
+    ckpt = save_codec_checkpoint(CodecModel(load_music_model(music_dir), conditioner, config), tmp_path / "ckpt")
+    with pytest.raises(OptionError, match="--stride 20 is longer than the model's 10 s window"):
+        get_engine("codec", Controls(), checkpoint=str(ckpt), music_model=str(music_dir), stride=20.0)
+    assert get_engine("codec", Controls(), checkpoint=str(ckpt), music_model=str(music_dir), stride=9.5).window_s == 10.0

@@ -122,6 +122,9 @@ class CodecEngine(Engine):
                                   "needs MusicGen's T5 tokenizer (a full `hf download` of the model has it)")
         if o["prompt"] is not None:
             self.model.encode_text(o["prompt"])  # a checkpoint without text, or an over-long prompt, fails now
+        if o["stride"] > self.window_s:
+            raise OptionError(f"--stride {o['stride']:g} is longer than the model's {self.window_s:g} s window; "
+                              "use at most that")
         self.licence = licence
         announce_licence(what, licence)
 
@@ -139,9 +142,6 @@ class CodecEngine(Engine):
         from cuescore.models.codec_generate import Sampling, audio_geometry, generate_audio
 
         o, duration = self.options, float(features.duration)
-        if o["stride"] > self.window_s:
-            raise OptionError(f"--stride {o['stride']:g} is longer than the model's {self.window_s:g} s window; "
-                              "use at most that")
         sampling = Sampling(guidance=o["guidance"], top_k=o["top_k"], top_p=o["top_p"], temperature=o["temperature"],
                             seed=self.controls.seed)
         memory = self._window_memory(features)
