@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
 import types
+import typing
 
 import pytest
 import torch
@@ -96,7 +98,9 @@ def test_unexported_checkpoint_with_an_omegaconf_config(reference, music_dir, tm
     monkeypatch.setitem(sys.modules, "omegaconf", types.ModuleType("omegaconf"))
     monkeypatch.setitem(sys.modules, "omegaconf.dictconfig", fake)
     path = tmp_path / "raw.th"
-    torch.save({**reference.package(with_config=False), "xp.cfg": _Opaque({"lr": 1e-4})}, path)
+    # omegaconf's metadata names plain types and typing.Any; a real DictConfig pickles the same globals
+    config = _Opaque({"lr": 1e-4, "key_type": str, "ref_type": typing.Any, "flags": collections.defaultdict(list)})
+    torch.save({**reference.package(with_config=False), "xp.cfg": config}, path)
     monkeypatch.delitem(sys.modules, "omegaconf.dictconfig")
     monkeypatch.delitem(sys.modules, "omegaconf")
     state, xp = read_vidmuse_package(path)

@@ -174,13 +174,14 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert_vidmuse(args: argparse.Namespace) -> int:
-    from cuescore.convert.vidmuse import LICENCE, convert_vidmuse
+    from cuescore.convert.vidmuse import DEFAULT_MUSIC_MODEL, LICENCE, convert_vidmuse
 
-    done = convert_vidmuse(args.state_dict, args.output, music_model=args.music_model)
+    music_model = args.music_model or DEFAULT_MUSIC_MODEL
+    done = convert_vidmuse(args.state_dict, args.output, music_model=music_model)
     lm, visual = done.decoder, done.conditioner
     print(f"{done.output}: VidMuse; language model {lm['num_hidden_layers']} layers, width {lm['hidden_size']}, "
           f"{lm['num_attention_heads']} heads, {lm['num_codebooks']} codebooks of {lm['vocab_size']}; CLIP tokens "
-          f"{visual.patches} x {visual.width} per frame; EnCodec from {args.music_model}")
+          f"{visual.patches} x {visual.width} per frame; EnCodec from {music_model}")
     print(f"  licence of these weights: {LICENCE} (non-commercial use only)")
     if done.unused:
         print(f"  not used (as in VidMuse's own forward pass): {', '.join(done.unused)}")
@@ -190,8 +191,6 @@ def _cmd_convert_vidmuse(args: argparse.Namespace) -> int:
 
 def _add_convert_vidmuse(sources: argparse._SubParsersAction) -> None:
     """`cuescore convert vidmuse STATE_DICT -o CKPT`."""
-    from cuescore.convert.vidmuse import DEFAULT_MUSIC_MODEL
-
     v = sources.add_parser("vidmuse", help="VidMuse's released state_dict.bin -> a codec checkpoint",
                            description="Read VidMuse's checkpoint ({'best_state', 'xp.cfg'}, audiocraft naming) "
                                        "safely (no code in it runs), map its language model onto MusicGen's decoder "
@@ -200,9 +199,9 @@ def _add_convert_vidmuse(sources: argparse._SubParsersAction) -> None:
                                        "`cuescore generate VIDEO --engine codec --checkpoint CKPT`.")
     v.add_argument("state_dict", metavar="STATE_DICT", help="VidMuse's state_dict.bin (huggingface.co/Zeyue7/VidMuse)")
     v.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint folder to write")
-    v.add_argument("--music-model", default=DEFAULT_MUSIC_MODEL, metavar="M",
+    v.add_argument("--music-model", metavar="M",
                    help="the MusicGen whose EnCodec goes with it, recorded in CKPT: a hub id or folder "
-                        f"(default: {DEFAULT_MUSIC_MODEL}, the model VidMuse was trained on)")
+                        "(default: facebook/musicgen-medium, the model VidMuse was trained on)")
     v.set_defaults(func=_cmd_convert_vidmuse)
 
 

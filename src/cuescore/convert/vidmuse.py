@@ -8,8 +8,9 @@ the file and comes from the music model), the visual modules are the long-short-
 Reading is safe: `torch.load(weights_only=True)`, which refuses pickles that would run code. An
 unexported training checkpoint holds `xp.cfg` as an omegaconf object, which that loader refuses;
 then every `omegaconf.*` / `typing.*` class in the pickle is stood in for by an inert placeholder
-that only stores what it is given (no omegaconf code runs, nothing else is allowed), and the
-hyperparameters are read from the tensor shapes instead of the config.
+that only stores what it is given (no omegaconf code runs), the plain builtin types its metadata
+names (dict, list, int, ...) are allowed as themselves, nothing else is, and the hyperparameters
+are read from the tensor shapes instead of the config.
 
 audiocraft → transformers names (under `music.decoder.`): `emb.k` → `model.decoder.embed_tokens.k`,
 `transformer.layers.i` → `model.decoder.layers.i` with `self_attn` / `cross_attention` →
@@ -26,10 +27,12 @@ Visual modules (under `conditioner.`): `visual_encoder_model` → `clip` (a
 
 from __future__ import annotations
 
+import collections
 import os
 import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +53,9 @@ DIM_HEAD = 64
 CROSS_HEADS = 3
 _WHAT = "VidMuse's state_dict.bin ({'best_state': ..., 'xp.cfg': ...})"
 _PLACEHOLDER_MODULES = ("omegaconf.", "typing.")
+_PLAIN_TYPES = {f"builtins.{t.__name__}": t for t in (dict, list, tuple, set, frozenset, int, float, str, bytes, bool)}
+_PLAIN_TYPES["collections.defaultdict"] = collections.defaultdict
+"""Plain types an omegaconf config refers to (its metadata names key and element types)."""
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
 
 _LAYER_RENAMES = {"linear1": "fc1", "linear2": "fc2", "norm1": "self_attn_layer_norm",
@@ -89,19 +95,15 @@ def read_vidmuse_package(path: str | os.PathLike) -> tuple[dict[str, Tensor], di
     if not file.is_file():
         raise InputError(f"{file}: no such file; give {_WHAT} (from huggingface.co/Zeyue7/VidMuse)")
     allowed: list = []
+    mmap = zipfile.is_zipfile(file)  # memory-map the tensors (6 GB for VidMuse) where the format allows
     while True:
         try:
             with warnings.catch_warnings(), torch.serialization.safe_globals(allowed):
                 warnings.simplefilter("ignore")
-                package = torch.load(file, map_location="cpu", weights_only=True)
+                package = torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
             break
         except pickle.UnpicklingError as exc:
-            match = _GLOBAL.search(str(exc))
-            name = match.group(1) if match else None
-            if name is None or not name.startswith(_PLACEHOLDER_MODULES) or len(allowed) > 64:
-                raise InputError(f"{file}: a safe load refuses it (it is no torch.save file of tensors and a "
-                                 f"config, or it holds objects that would run code); give {_WHAT}") from None
-            allowed.append((_Placeholder, name))
+            allowed.append(_stand_in(_GLOBAL.search(str(exc)), len(allowed), file))
         except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes the reader raise
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"{file}: unreadable or truncated ({reason[:160]}); give {_WHAT}") from None
@@ -109,6 +111,19 @@ def read_vidmuse_package(path: str | os.PathLike) -> tuple[dict[str, Tensor], di
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise InputError(f"{file}: no 'best_state' dict of tensors in it; give {_WHAT}")
     return dict(state), _parse_xp_cfg(package.get("xp.cfg"))
+
+
+def _stand_in(match: re.Match | None, count: int, file: Path) -> tuple:
+    """What to allow for the global a safe load refused: an inert placeholder for omegaconf/typing
+    classes, the real plain type for the builtins their metadata names; `InputError` otherwise."""
+    name = match.group(1) if match else ""
+    name = name if "." in name else f"builtins.{name}"
+    if count < 64 and name.startswith(_PLACEHOLDER_MODULES):
+        return (_Placeholder, name)
+    if count < 64 and name in _PLAIN_TYPES:
+        return (_PLAIN_TYPES[name], name)
+    raise InputError(f"{file}: a safe load refuses it (it is no torch.save file of tensors and a config, or it "
+                     f"holds objects that would run code); give {_WHAT}")
 
 
 def _parse_xp_cfg(value) -> dict | None:

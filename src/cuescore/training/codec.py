@@ -249,6 +249,15 @@ def _pair_files(videos: list[Path], out: Path, model: CodecModel, semantic_encod
     return files or prepare_pairs(videos, out / "cache", spec, model.music, model.conditioner, semantic_encoder)
 
 
+def _write_epoch(out: Path, model: CodecModel, optimizer, state: dict, entry: dict, settings: dict) -> None:
+    """Append the epoch to metrics.jsonl; save the checkpoint to OUT and, for resuming, OUT/last."""
+    with open(out / METRICS_FILE, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+    meta = {**settings, "epoch": entry["epoch"], "train_loss": entry["train_loss"]}
+    save_codec_checkpoint(model, out, extra=meta)
+    save_codec_checkpoint(model, out / "last", extra=meta, optimizer=optimizer, trainer_state=state)
+
+
 def train_codec(
     pairs: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -301,8 +310,6 @@ def train_codec(
         settings = {"training": {"lr": lr, "batch_size": batch_size, "world_size": ctx.world_size, "precision": prec,
                                  "freeze": freeze, "cond_dropout": cond_dropout, "seed": seed, "pairs": str(pairs),
                                  "videos": len(files), "windows": len(loader.dataset)}}
-        log.info("training the %s conditioner (freeze %s) on %d windows of %d videos, %d process(es), %s",
-                 conditioner, freeze, len(loader.dataset), len(files), ctx.world_size, ctx.device)
         history = []
         for epoch in range(state["epoch"] + 1, epochs + 1):
             started = time.perf_counter()
@@ -312,11 +319,7 @@ def train_codec(
             history.append({"epoch": epoch, "step": state["step"], "train_loss": loss,
                             "seconds": round(time.perf_counter() - started, 3)})
             if ctx.is_main:
-                with open(out / METRICS_FILE, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(history[-1]) + "\n")
-                meta = {**settings, "epoch": epoch, "train_loss": loss}
-                save_codec_checkpoint(model, out, extra=meta)
-                save_codec_checkpoint(model, out / "last", extra=meta, optimizer=optimizer, trainer_state=state)
+                _write_epoch(out, model, optimizer, state, history[-1], settings)
             log.info("epoch %d: train loss %.4f", epoch, loss)
             ctx.barrier()
         return {"out_dir": str(out), "conditioner": conditioner, "epochs": state["epoch"], "steps": state["step"],

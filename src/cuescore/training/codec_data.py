@@ -7,7 +7,8 @@ Per video, one safetensors file in the cache folder holds
     squashed to S x S and CLIP-normalised as VidMuse does. The long-term stream is `long_frames` of
     these spread evenly over the video (VidMuse spreads native frames; at 2 fps the difference is
     under half a second);
-  - thesis: `semantic` [T, E]: CLIP image embeddings at 1 fps, the analysis's semantic rows.
+  - thesis: `semantic` [T, E]: CLIP image embeddings of the frame at each second, collected as
+    `analyze` collects them (the rows the codec engine gets at generation).
 The file name carries a hash of the video (path, size, time), the music model, the encoder and
 the settings, so a changed input is encoded again and an unchanged one never twice.
 
@@ -34,7 +35,10 @@ from torch.utils.data import Dataset
 
 from cuescore.errors import InputError
 from cuescore.fileio import atomic_path, ensure_writable_dir
+from cuescore.analysis.pipeline import SecondFrames
+from cuescore.analysis.features import timeline_length
 from cuescore.media import iter_frames, probe, read_audio_track
+from cuescore.media.decode import Sampling, iter_sampled
 
 log = logging.getLogger("cuescore.training")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
@@ -103,7 +107,7 @@ def normalised_frames(video: Path, fps: float, size: int, mean, std, batch: int 
         yield torch.from_numpy(np.stack(buffer))
 
 
-def _visual_features(spec: FeatureSpec, video: Path, conditioner, encoder) -> dict[str, Tensor]:
+def _visual_features(spec: FeatureSpec, video: Path, duration: float, conditioner, encoder) -> dict[str, Tensor]:
     if spec.kind == "vidmuse":
         tokens = [conditioner.clip_tokens(pixels).to(torch.float16).cpu()
                   for pixels in normalised_frames(video, spec.short_fps, spec.image_size, spec.image_mean,
@@ -111,10 +115,14 @@ def _visual_features(spec: FeatureSpec, video: Path, conditioner, encoder) -> di
         if not tokens:
             raise InputError(f"{video}: no video frames could be decoded")
         return {"tokens": torch.cat(tokens)}
-    images = [frame.image for frame in iter_frames(video, fps=1.0)]
-    if not images:
+    # the analysis's own per-second rows: the same frames, sizes and fill as `analyze` gives generation
+    seconds = SecondFrames(encoder, timeline_length(duration))
+    for t, (image,) in iter_sampled(video, [Sampling(1.0, short_side=encoder.frame_short_side)]):
+        seconds.add(int(t + 1e-6), image)
+    semantic, _ = seconds.results()
+    if np.isnan(semantic).any():
         raise InputError(f"{video}: no video frames could be decoded")
-    return {"semantic": torch.from_numpy(encoder.encode(images)).float()}
+    return {"semantic": torch.from_numpy(semantic).float()}
 
 
 def prepare_pairs(videos: list[Path], cache_dir: Path, spec: FeatureSpec, music, conditioner, encoder=None) -> list[Path]:
@@ -128,7 +136,7 @@ def prepare_pairs(videos: list[Path], cache_dir: Path, spec: FeatureSpec, music,
             try:
                 duration = probe(video).duration
                 tensors = {"codes": encode_soundtrack(music, video).to(torch.int64),
-                           **_visual_features(spec, video, conditioner, encoder)}
+                           **_visual_features(spec, video, duration, conditioner, encoder)}
             except InputError as exc:
                 log.warning("skipping %s: %s", video, exc)
                 continue
