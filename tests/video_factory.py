@@ -28,14 +28,18 @@ def make_video(
     times: list[float] | None = None,
     rotation: int = 0,
     frames: list[np.ndarray] | None = None,
+    gop: int | None = None,
 ) -> Path:
-    """Encode a video; `times` (seconds) gives variable frame timestamps (millisecond time base)."""
+    """Encode a video; `times` (seconds) gives variable frame timestamps (millisecond time base);
+    `gop`: frames between keyframes (the encoder's default when None)."""
     width, height = size
     time_base = Fraction(1, 1000) if times is not None else Fraction(1, fps)
     with av.open(str(path), mode="w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if rotation:

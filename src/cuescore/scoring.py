@@ -10,6 +10,7 @@ end, so a failure at any stage leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -184,6 +185,7 @@ def score_video(
     _check_outputs(video, paths, info)
     if features is not None:
         _check_features(features, info)
+        features = dataclasses.replace(features, source=str(video))  # engines that read frames find them here
     bank = find_soundfont(controls.soundfont)
     stage = _StageClock(_reporter(progress))
     with stage("analysis"):

@@ -92,6 +92,7 @@ class VideoFeatures:
     valence, arousal: -1..1. emotion: [T, 6] probabilities over `EMOTIONS`.
     scene_offset: whole seconds since the current shot began (MuVi-Sync).
     semantic: [T, D] from the encoder named in `encoder`.
+    source: the video's path as given to `analyze` (engines that read frames open it).
     """
 
     duration: float

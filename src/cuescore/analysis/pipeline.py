@@ -162,6 +162,6 @@ def _assemble(info: VideoInfo, cuts, motion, colour, seconds: SecondFrames, enc:
         beat_times=beat_times,
         beat_strengths=beat_strengths,
         encoder=enc.describe(),
-        source=os.path.basename(str(info.path)),
+        source=str(info.path),
         **col,
     )

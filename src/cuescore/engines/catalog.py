@@ -109,6 +109,9 @@ class EngineInfo:
 
 _DEVICE = EngineOption("device", "str", "auto", "where learned models run: auto (a GPU when there is one), cpu or cuda",
                        choices=("auto", "cpu", "cuda"))
+_CHECKPOINT = EngineOption("checkpoint", "path", None, "checkpoint folder: for amt from `cuescore train amt` or "
+                           "`cuescore convert` (or 'debug'); for codec from `cuescore train codec` or `cuescore "
+                           "convert vidmuse`", nullable=True, metavar="PATH")
 _TEMPERATURE = EngineOption("temperature", "float", 1.0, "sampling temperature; 0 = always the likeliest token",
                             low=0, high=3)
 
@@ -121,8 +124,7 @@ CATALOG: dict[str, EngineInfo] = {
         "Video2Music's Affective Multimodal Transformer writes one chord per second (needs --checkpoint from "
         "`cuescore train amt` or `cuescore convert video2music`)",
         options=(
-            EngineOption("checkpoint", "path", None, "checkpoint folder (from `cuescore train amt` or "
-                         "`cuescore convert`) or 'debug'", nullable=True, metavar="PATH"),
+            _CHECKPOINT,
             EngineOption("top_k", "int", 0, "sample among the k likeliest tokens; 0 = all", low=0, high=4096,
                          metavar="K"),
             _TEMPERATURE,
@@ -132,6 +134,28 @@ CATALOG: dict[str, EngineInfo] = {
             _DEVICE,
         ),
         requires=("torch", "safetensors"), install_hint="pip install torch safetensors"),
+    "codec": EngineInfo(
+        "codec", "cuescore.engines.codec:CodecEngine",
+        "a MusicGen language model writes the audio itself, conditioned on the video (--checkpoint) or on a "
+        "caption of it (--music-model alone)",
+        options=(
+            EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
+                         "(e.g. facebook/musicgen-small); with --checkpoint, a local copy of its music model",
+                         nullable=True, metavar="MODEL"),
+            _CHECKPOINT,
+            EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
+                         nullable=True, metavar="TEXT"),
+            EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
+            EngineOption("stride", "float", 29.5, "seconds between the starts of 30 s generation windows",
+                         low=1, high=30, metavar="SECONDS"),
+            EngineOption("top_k", "int", 250, "sample among the k likeliest tokens; 0 = all", low=0, high=4096,
+                         metavar="K"),
+            EngineOption("top_p", "float", 0.0, "sample from the smallest set of tokens this likely; 0 = off",
+                         low=0, high=1),
+            _TEMPERATURE,
+            _DEVICE,
+        ),
+        requires=("torch", "transformers", "safetensors"), install_hint="pip install torch transformers safetensors"),
 }
 """Engine name → declaration, in the order the CLI lists them."""
 

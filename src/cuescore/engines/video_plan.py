@@ -117,7 +117,7 @@ class VideoPlanner:
         c = self.controls
         duration = float(features.duration)
         lo, hi = c.bpm_range
-        target = lo * (hi / lo) ** (0.1 + 0.8 * float(np.mean(drive)))
+        target = self.target_bpm(drive)
         hard = features.hard_cuts
         if c.tempo is not None:
             tempo_map, beats, downbeats = constant_grid(duration, c.tempo, BEATS_PER_BAR)
@@ -126,6 +126,11 @@ class VideoPlanner:
         b = np.asarray(beats)
         on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
         return BeatGrid(target, tempo_map, beats, downbeats, on_grid)
+
+    def target_bpm(self, drive: np.ndarray) -> float:
+        """The tempo the grid aims at: the mean drive mapped into the tempo range (geometrically)."""
+        lo, hi = self.controls.bpm_range
+        return lo * (hi / lo) ** (0.1 + 0.8 * float(np.mean(drive)))
 
     def levels(self, motion: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per second: (density level 0-4 from motion × weight_motion, energy 0-1 from arousal ×
