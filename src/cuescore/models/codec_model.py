@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from cuescore.errors import OptionError
+from cuescore.models.codec_generate import cross_attention_input
 from cuescore.models.device import resolve_device
 
 CONDITIONER_KINDS = ("vidmuse", "thesis")
@@ -212,11 +213,7 @@ class CodecModel(nn.Module):
     def decoder_memory(self, memory: Tensor, mask: Tensor) -> Tensor:
         """What the decoder cross-attends to for `memory`: MusicGen's projection (identity for VidMuse)
         then the mask, as `MusicgenForConditionalGeneration.forward` applies them; [B, S, D_decoder]."""
-        music = self.music
-        if music.text_encoder.config.hidden_size != music.decoder.config.hidden_size and \
-                music.decoder.config.cross_attention_hidden_size is None:
-            memory = music.enc_to_dec_proj(memory)
-        return memory * mask[..., None].to(memory.dtype)
+        return cross_attention_input(self.music, memory, mask)
 
     def decoder_logits(self, sequence: Tensor, memory: Tensor, mask: Tensor) -> Tensor:
         """Raw decoder logits [B, K, S, V] for a delay-pattern sequence [B, K, S]; position s
