@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 WORDS = (
     "music calm tense happy sad dark bright energetic gentle slow fast tempo bpm piano strings drums "
     "synth guitar orchestral ambient cinematic building falling steady soundtrack with and a of at"
@@ -74,3 +76,9 @@ def make_tiny_musicgen(folder: Path, *, seed: int = 0, **sizes) -> Path:
     tokenizer.save_pretrained(folder)
     EncodecFeatureExtractor(sampling_rate=config.audio_encoder.sampling_rate).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def music_dir(tmp_path_factory):
+    """A tiny random MusicGen saved to a folder, once per test module."""
+    return make_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))

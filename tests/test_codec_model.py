@@ -18,20 +18,8 @@ from cuescore.models.codec_model import CodecConfig, CodecModel, delayed_sequenc
 from cuescore.models.video_conditioner import ThesisConditioner, VidMuseConditioner
 
 from codec_fixtures import randomise, tiny_thesis_config, tiny_vidmuse_config, vidmuse_inputs
-from musicgen_fixtures import make_tiny_musicgen
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def music_dir(tmp_path_factory):
-    return make_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
+from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thread)
+from musicgen_fixtures import music_dir  # noqa: F401  (fixture)
 
 
 def vidmuse_model(music_dir, trained_with_text=False, seed=0) -> CodecModel:

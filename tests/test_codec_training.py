@@ -19,24 +19,12 @@ from cuescore.training.codec import codec_loss, train_codec
 from cli_runner import cli
 from clip_fixtures import make_tiny_clip
 from codec_fixtures import vidmuse_inputs
-from musicgen_fixtures import make_tiny_musicgen
+from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thread)
+from musicgen_fixtures import music_dir  # noqa: F401  (fixture)
 from video_factory import make_video
 
 SCENES = (Scene(frames=45, hue=110, brightness=0.4, saturation=0.5, speed=1.0),
           Scene(frames=45, hue=20, brightness=0.8, saturation=0.9, speed=4.0))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def music_dir(tmp_path_factory):
-    return make_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
 
 
 @pytest.fixture(scope="module")

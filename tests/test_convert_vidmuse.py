@@ -18,25 +18,13 @@ from cuescore.models.codec_checkpoint import load_codec_checkpoint
 from cuescore.models.codec_model import delayed_sequence
 
 from cli_runner import cli
-from musicgen_fixtures import make_tiny_musicgen
+from muvisync_fixtures import one_thread  # noqa: F401  (autouse: one torch thread)
+from musicgen_fixtures import music_dir  # noqa: F401  (fixture)
 from vidmuse_reference import seeded_reference
 
 # The LM matches the tiny MusicGen (width 32, 2 heads, 2 layers, 2 codebooks of 32); the CLIP
 # tower keeps ViT-B/32's layout (50 tokens of width 768) with 2 layers instead of 12.
 SIZES = dict(dim=32, heads=2, layers=2, ffn=64, n_q=2, card=32, clip_layers=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def music_dir(tmp_path_factory):
-    return make_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
 
 
 @pytest.fixture(scope="module")

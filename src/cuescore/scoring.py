@@ -23,7 +23,7 @@ from cuescore.controls import Controls
 from cuescore.engines import DEFAULT_ENGINE, Composition, get_engine
 from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
-from cuescore.media import Audio, VideoInfo, mux, probe, write_wav
+from cuescore.media import VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
 from cuescore.music.plan import MusicPlan
 from cuescore.render import SoundFontChoice, find_soundfont, master, synthesize

@@ -91,14 +91,29 @@ def save_checkpoint(
         "model": model.config.to_dict(),
     }
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    return write_checkpoint_files(out, state, meta, {"kind": model.kind}, optimizer=optimizer, trainer_state=extra)
+
+
+def write_checkpoint_files(
+    out: Path,
+    state: dict[str, torch.Tensor],
+    meta: dict,
+    weights_metadata: dict[str, str],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    trainer_state: dict | None = None,
+) -> Path:
+    """`model.safetensors` (contiguous CPU tensors of `state`), then `optimizer.pt` and
+    `trainer_state.json` when given, then `config.json` (`meta`), each written atomically;
+    config.json comes last, so its presence marks a whole checkpoint folder."""
     with atomic_path(out / WEIGHTS_FILE) as tmp:
-        save_file(state, str(tmp), metadata={"kind": model.kind})
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=weights_metadata)
     if optimizer is not None:
         with atomic_path(out / OPTIMIZER_FILE) as tmp:
             torch.save(optimizer.state_dict(), tmp)
-    if extra is not None:
+    if trainer_state is not None:
         with atomic_path(out / STATE_FILE) as tmp:
-            tmp.write_text(json.dumps(extra, indent=2))
+            tmp.write_text(json.dumps(trainer_state, indent=2))
     with atomic_path(out / CONFIG_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
     return out

@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from cuescore.errors import InputError, OptionError
-from cuescore.fileio import atomic_path, ensure_writable_dir
-from cuescore.models.checkpoint import CONFIG_FILE, FORMAT_VERSION, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE, unwrap
+from cuescore.fileio import ensure_writable_dir
+from cuescore.models.checkpoint import (
+    CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, unwrap, write_checkpoint_files,
+)
 from cuescore.models.codec_model import CodecConfig, CodecModel, load_music_model, load_music_tokenizer
 from cuescore.models.device import resolve_device
 from cuescore.models.video_conditioner import build_conditioner
@@ -56,18 +58,8 @@ def write_codec_checkpoint(
     `trainer_state.json` for resuming. config.json is written last: its presence marks a whole folder."""
     out = ensure_writable_dir(directory)
     meta = {"format_version": FORMAT_VERSION, "kind": KIND, **config.to_dict(), **(extra or {})}
-    with atomic_path(out / WEIGHTS_FILE) as tmp:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp),
-                  metadata={"kind": KIND, "licence": config.licence})
-    if optimizer is not None:
-        with atomic_path(out / OPTIMIZER_FILE) as tmp:
-            torch.save(optimizer.state_dict(), tmp)
-    if trainer_state is not None:
-        with atomic_path(out / STATE_FILE) as tmp:
-            tmp.write_text(json.dumps(trainer_state, indent=2))
-    with atomic_path(out / CONFIG_FILE) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2))
-    return out
+    return write_checkpoint_files(out, state, meta, {"kind": KIND, "licence": config.licence},
+                                  optimizer=optimizer, trainer_state=trainer_state)
 
 
 def save_codec_checkpoint(model: CodecModel, directory: str | os.PathLike, **kwargs) -> Path:
