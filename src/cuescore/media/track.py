@@ -88,6 +88,11 @@ class Mapped(Track):
         return self.function(self.track.read(start, stop))
 
 
+def finite(block: np.ndarray) -> np.ndarray:
+    """`block` with NaN and infinities replaced by 0."""
+    return block if np.all(np.isfinite(block)) else np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def scaled(track: Track, factor: float) -> Track:
     """`track` times the float32 `factor`."""
     return Mapped(track, lambda block: block * np.float32(factor))

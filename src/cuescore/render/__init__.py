@@ -1,6 +1,6 @@
 """Score → audio: SoundFont synthesis and mastering (MIDI file writing lives on `Score`)."""
 
-from cuescore.render.master import master
-from cuescore.render.synth import available_synths, synthesize
+from cuescore.render.master import master, master_track
+from cuescore.render.synth import available_synths, synthesize, synthesize_track
 
-__all__ = ["available_synths", "master", "synthesize"]
+__all__ = ["available_synths", "master", "master_track", "synthesize", "synthesize_track"]

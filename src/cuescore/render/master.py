@@ -21,7 +21,7 @@ import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
 
 from cuescore.media.audio import Audio
-from cuescore.media.track import ArrayTrack, Mapped, Silence, Spool, Track, scaled, spooled
+from cuescore.media.track import ArrayTrack, Mapped, Silence, Spool, Track, finite, scaled, spooled
 from cuescore.render.limiter import Limited, PeakMap, limit
 from cuescore.render.meter import PEAK_BLOCK, HopEnergy, HopMeter, intersample_peaks, loudness, true_peak
 from cuescore.render.parallel import idle_workers
@@ -61,10 +61,6 @@ def _fade(block: np.ndarray, start: int, n: int, fade: int) -> np.ndarray:
     return block
 
 
-def _finite(block: np.ndarray) -> np.ndarray:
-    return block if np.all(np.isfinite(block)) else np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-
-
 def master(audio: Audio, target_lufs: float = -14.0, reverb: float = 0.25) -> Audio:
     """`master_track` of audio held in memory; returns new `Audio` of the same shape."""
     out = master_track(ArrayTrack(audio.samples, audio.sample_rate), target_lufs, reverb)
@@ -85,7 +81,7 @@ def master_track(track: Track, target_lufs: float = -14.0, reverb: float = 0.25)
     if not 0.0 <= reverb <= 1.0:
         raise ValueError(f"reverb must be within 0..1, got {reverb}")
     sr, n = track.sample_rate, track.n
-    clean = Mapped(track, _finite)
+    clean = Mapped(track, finite)
     # The pre-gain only sets how hard the compressor works: the gated level of the plain
     # (unweighted) signal is close enough and needs no filtering pass.
     dry = HopMeter(track.channels, n, sr, weighted=False)
@@ -98,15 +94,15 @@ def master_track(track: Track, target_lufs: float = -14.0, reverb: float = 0.25)
     pre = np.float32(10.0 ** ((PRE_LEVEL_LUFS - level) / 20.0))
     fade = min(n, int(round(min(FADE_SECONDS, track.duration / 4) * sr)))
     compressed = Spool(track.channels, sr)
-    meter, finite = HopMeter(track.channels, n, sr), True
+    meter, all_finite = HopMeter(track.channels, n, sr), True
     for start, block in _room_and_compression(Mapped(clean, lambda b: b * pre), reverb):
         block = _fade(block, start, n, fade)
-        finite = finite and bool(np.all(np.isfinite(block)))
+        all_finite = all_finite and bool(np.all(np.isfinite(block)))
         compressed.append(block)
         meter.feed(block)
     energy = meter.result()
     base = energy.loudness()
-    if not np.isfinite(base) or not finite:
+    if not np.isfinite(base) or not all_finite:
         return Silence(track.channels, n, sr)
     return _normalise(PeakMap(compressed), energy, target_lufs, base)
 
