@@ -14,6 +14,7 @@ from scipy.signal import resample_poly
 from cuescore.errors import OutputError
 from cuescore.fileio import atomic_path, check_output_path
 from cuescore.media.audio import Audio, read_audio_track
+from cuescore.media.decode import readable_packets
 from cuescore.media.probe import VideoInfo, _reason, open_container, probe, video_stream
 from cuescore.media.track import BLOCK, ArrayTrack, Track
 
@@ -112,8 +113,8 @@ def _write(video_path, track: Track, n: int, tmp: Path, codec: str, bitrate: int
             out_a.options = {"aac_coder": "fast"}  # twice as fast as the default coder at 192 kb/s, same error
         out_a.time_base = Fraction(1, track.sample_rate)
         first_pts = round(info.start_time * track.sample_rate)
-        for packet in src.demux(in_v):
-            if packet.size == 0:  # the demuxer's end-of-stream marker; every real packet is copied
+        for packet in readable_packets(src, in_v):  # a file that breaks off is copied up to there
+            if packet is None or packet.size == 0:  # the demuxer's end-of-stream marker; every real packet is copied
                 continue
             t = float(packet.pts * packet.time_base) - info.start_time if packet.pts is not None else 0.0
             frames.encode_until(dst, out_a, int((t + 1.0) * track.sample_rate), first_pts)
