@@ -104,6 +104,7 @@ class Job:
 
     def __post_init__(self) -> None:
         self._notes = None
+        self._controls = None
 
     def notes(self):
         """(event samples, note-on indices, note-off indices, on samples, off samples, tails, voices)."""
@@ -129,8 +130,10 @@ class Job:
     def stretch(self, a: int, b: int) -> tuple[int, int, int, np.ndarray]:
         """(a, b, start, wanted): samples [a, b) rendered from `start` playing the events `wanted`."""
         samples, ons, offs, on_at, off_at, tails, _ = self.notes()
-        kinds = np.array([e.kind for e in self.events], np.int64)
-        wanted = (kinds != NOTE_ON) & (kinds != NOTE_OFF) & (samples < b)
+        if self._controls is None:  # events other than notes: every stretch plays those before its end
+            kinds = np.array([e.kind for e in self.events], np.int64)
+            self._controls = (kinds != NOTE_ON) & (kinds != NOTE_OFF)
+        wanted = self._controls & (samples < b)
         sounding = (on_at < b) & (off_at + tails > a)
         wanted[ons[sounding]] = True
         wanted[offs[sounding & (offs >= 0)]] = True
