@@ -46,6 +46,8 @@ class PeakMap:
 
     HEADROOM_DB = 1.5
     """Peaks are found for gains up to this much above the one asked for, to serve later calls."""
+    BATCH = 4096
+    """Stretches whose oversampled peaks are computed together."""
 
     def __init__(self, track: Track):
         self.track = track
@@ -62,12 +64,17 @@ class PeakMap:
         scale = gain / ceiling
         if scale > self.limit:
             self.limit = scale * 10.0 ** (self.HEADROOM_DB / 20.0)
-            blocks = np.nonzero(self.bound * self.limit > 1.0)[0]
-            between = intersample_peaks(self.track, blocks * PEAK_BLOCK)  # from n up to n+1
-            around = between.copy()  # a sample's neighbourhood: the intervals on both sides
-            around[:, 1:] = np.maximum(between[:, 1:], between[:, :-1])
-            rows, cols = np.nonzero(around * self.limit > 1.0)
-            self.index, self.around = blocks[rows] * PEAK_BLOCK + cols, around[rows, cols]
+            hot = np.nonzero(self.bound * self.limit > 1.0)[0]
+            index, values = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+            for i in range(0, len(hot), self.BATCH):  # a batch of stretches at a time: bounded memory
+                blocks = hot[i: i + self.BATCH]
+                between = intersample_peaks(self.track, blocks * PEAK_BLOCK)  # from n up to n+1
+                around = between.copy()  # a sample's neighbourhood: the intervals on both sides
+                around[:, 1:] = np.maximum(between[:, 1:], between[:, :-1])
+                rows, cols = np.nonzero(around * self.limit > 1.0)
+                index.append(blocks[rows] * PEAK_BLOCK + cols)
+                values.append(around[rows, cols])
+            self.index, self.around = np.concatenate(index), np.concatenate(values)
         hot = self.around * scale > 1.0
         index = self.index[hot]
         keep = index < self.track.n
