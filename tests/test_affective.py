@@ -168,7 +168,7 @@ def test_score_video_fails_early_and_leaves_nothing(scoring, demo_clip, tmp_path
     def broken(*args, **kwargs):
         raise RuntimeError("synth failed")
 
-    monkeypatch.setattr(scoring, "synthesize", broken)
+    monkeypatch.setattr(scoring, "synthesize_track", broken)
     with pytest.raises(RuntimeError):
         scoring.score_video(demo_clip.path, tmp_path / "out.mp4", features=features)
     assert list(tmp_path.iterdir()) == []

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import cuescore
 
 SRC = Path(cuescore.__file__).resolve().parent
@@ -169,3 +171,27 @@ def test_the_default_engine_does_not_import_torch():
     code = "import cuescore.engines.affective, sys; assert 'torch' not in sys.modules, 'torch was imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+HEAVY = ("scipy", "cv2", "scenedetect", "torch", "librosa", "transformers", "gradio", "av", "pedalboard")
+_RUN_AND_LIST = ("import sys\nfrom cuescore.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+                 "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+
+
+def _imported_by(*args) -> set[str]:
+    """Top-level packages loaded by `cuescore ARGS` run in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", _RUN_AND_LIST, *map(str, args)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.splitlines()[-1].split())
+
+
+@pytest.mark.parametrize("args", [("--help",), ("generate", "--help"), ("analyze", "--help")])
+def test_help_imports_none_of_the_heavy_modules(args):
+    loaded = _imported_by(*args)
+    assert "cuescore" in loaded and loaded & set(HEAVY) == set()
+
+
+def test_generate_with_the_default_engine_imports_no_model_libraries(demo_clip, tmp_path):
+    loaded = _imported_by("generate", demo_clip.path, "-o", tmp_path / "out.mp4")
+    assert "av" in loaded  # it ran
+    assert loaded & {"torch", "librosa", "transformers", "gradio"} == set()

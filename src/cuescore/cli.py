@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from cuescore import __version__
@@ -385,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if not args.verbose:  # one line per warning, as for errors
+                warnings.showwarning = lambda message, *_: sys.stderr.write(f"cuescore: warning: {message}\n")
+            return int(args.func(args) or 0)
     except CuescoreError as exc:
         sys.stderr.write(f"cuescore: error: {exc}\n")
         return 2

@@ -14,11 +14,13 @@ import math
 import os
 import dataclasses
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cuescore.errors import OptionError
-from cuescore.music.chords import Chord, parse_progression
-from cuescore.music.plan import Key
+
+if TYPE_CHECKING:  # music theory (and numpy) is imported when a key or primer is read, not for --help
+    from cuescore.music.chords import Chord
+    from cuescore.music.plan import Key
 
 INSTRUMENT_PRESETS: dict[str, dict[str, int]] = {
     "cinematic": {"pad": 49, "keys": 0, "bass": 42, "lead": 60, "drums": 48},
@@ -116,7 +118,7 @@ class Controls:
         if self.tempo_min > self.tempo_max:
             raise OptionError(f"tempo_min {_fmt(self.tempo_min)} is above tempo_max {_fmt(self.tempo_max)}; "
                               "swap them")
-        if self.key is not None and self.mode != "auto" and Key.parse(self.key).mode != self.mode:
+        if self.key is not None and self.mode != "auto" and _key(self.key).mode != self.mode:
             raise OptionError(f"key '{self.key}' contradicts mode '{self.mode}'; give only one of them")
 
     @classmethod
@@ -140,11 +142,11 @@ class Controls:
     @property
     def key_value(self) -> Key | None:
         """The fixed key, or None when the engine chooses."""
-        return None if self.key is None else Key.parse(self.key)
+        return None if self.key is None else _key(self.key)
 
     @property
     def primer_chords(self) -> list[Chord]:
-        return [] if self.primer is None else parse_progression(self.primer)
+        return [] if self.primer is None else _progression(self.primer)
 
     @property
     def bpm_range(self) -> tuple[float, float]:
@@ -199,12 +201,12 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
         return text.lower()
     if spec.kind == "key":
         try:
-            return Key.parse(text).name
+            return _key(text).name
         except ValueError:
             raise _bad(name, value, spec) from None
     if spec.kind == "progression":
         try:
-            chords = parse_progression(text)
+            chords = _progression(text)
         except ValueError as exc:
             raise _bad(name, value, spec, str(exc)) from None
         if any(c.is_none for c in chords):
@@ -245,3 +247,17 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
             help=f"{spec.help} (default: {shown}; {spec.allowed()})".replace("%", "%%"),
         )
     return parser
+
+
+def _key(text: str) -> "Key":
+    """`Key.parse(text)` (music theory is imported on first use, keeping `--help` light)."""
+    from cuescore.music.plan import Key
+
+    return Key.parse(text)
+
+
+def _progression(text: str) -> "list[Chord]":
+    """`parse_progression(text)`, imported on first use."""
+    from cuescore.music.chords import parse_progression
+
+    return parse_progression(text)

@@ -2,6 +2,8 @@
 
 probe → analyse (what the engine needs) → engine.compose → synthesize the score (unless the
 engine wrote audio) → master → mux OUT.mp4, write OUT.wav, OUT.json and (with a score) OUT.mid.
+The soundtrack streams from synthesis to the files through temporary spool files
+(`media.track`), so memory does not grow with the video's length.
 Every option, the engine name, the input and every output path are checked before the long
 work starts, and the outputs are written under temporary names and renamed together at the very
 end, so a failure at any stage leaves nothing behind.
@@ -25,8 +27,9 @@ from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
+from cuescore.media.track import ArrayTrack
 from cuescore.music.plan import MusicPlan
-from cuescore.render import SoundFontChoice, find_soundfont, master, synthesize
+from cuescore.render import SoundFontChoice, find_soundfont, master_track, synthesize_track
 
 STAGES = ("analysis", "composition", "synthesis", "mastering", "mux")
 """The stages timed in `ScoreResult.timings` (plus "writing" and "total")."""
@@ -194,9 +197,11 @@ def score_video(
     with stage("composition"):
         composition = composer.compose(features)
     with stage("synthesis"):  # only a score needs it; an engine's own audio is used as it is
-        audio = composition.audio or synthesize(composition.score, soundfont=bank.path)
+        own = composition.audio
+        dry = (ArrayTrack(own.samples, own.sample_rate) if own is not None
+               else synthesize_track(composition.score, soundfont=bank.path))
     with stage("mastering"):  # dry SoundFont audio gets the room reverb, an engine's audio does not
-        audio = master(audio, controls.loudness, **({"reverb": 0.0} if composition.audio is not None else {}))
+        audio = master_track(dry, controls.loudness, **({"reverb": 0.0} if own is not None else {}))
     if composition.score is None:
         paths.pop("midi")
     with contextlib.ExitStack() as outputs:

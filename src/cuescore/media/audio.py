@@ -12,6 +12,7 @@ import soundfile as sf
 from cuescore.errors import InputError
 from cuescore.fileio import atomic_path
 from cuescore.media.probe import _reason, open_container
+from cuescore.media.track import ArrayTrack, Track
 
 
 @dataclass
@@ -53,10 +54,13 @@ class Audio:
         return Audio(np.repeat(mono, channels, axis=0), self.sample_rate)
 
 
-def write_wav(audio: Audio, path: str | os.PathLike) -> None:
-    """Write 16-bit PCM WAV atomically."""
+def write_wav(audio: Audio | Track, path: str | os.PathLike) -> None:
+    """Write 16-bit PCM WAV atomically; a `Track` is written a block at a time."""
+    track = audio if isinstance(audio, Track) else ArrayTrack(audio.samples, audio.sample_rate)
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), np.clip(audio.samples.T, -1.0, 1.0), audio.sample_rate, subtype="PCM_16", format="WAV")
+        with sf.SoundFile(str(tmp), "w", track.sample_rate, track.channels, subtype="PCM_16", format="WAV") as f:
+            for _, block in track.blocks():
+                f.write(np.clip(block.T, -1.0, 1.0))
 
 
 def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels: int = 2,

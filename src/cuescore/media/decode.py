@@ -11,6 +11,7 @@ import math
 import os
 import queue
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -42,29 +43,122 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return w, h
 
 
+UNREADABLE_SHARE = 0.5
+"""A video with more than this share of its packets unreadable is an input error, not a warning."""
+
+
+class DamageLog:
+    """The packets of one decode that could not be read, as time ranges for one warning line."""
+
+    GAP = 1.0
+    """Damaged packets closer than this many seconds make one range."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+        self.ranges: list[list[float]] = []
+        self.bad = self.packets = 0
+        self.ended_at: float | None = None
+
+    def add(self, t: float) -> None:
+        """A packet at `t` s (from the first frame) could not be decoded."""
+        self.bad += 1
+        if self.ranges and self.ranges[-1][0] - self.GAP <= t <= self.ranges[-1][1] + self.GAP:
+            self.ranges[-1] = [min(self.ranges[-1][0], t), max(self.ranges[-1][1], t)]
+        else:
+            self.ranges.append([t, t])
+
+    def message(self) -> str | None:
+        """One line naming the damaged time ranges, or None when nothing was damaged."""
+        parts = []
+        if self.ranges:
+            spans = ", ".join(f"{a:.1f}-{b:.1f} s" if b - a >= 0.05 else f"{a:.1f} s" for a, b in self.ranges)
+            parts.append(f"{self.bad} damaged packet(s) at {spans} skipped (the last good frame is held there)")
+        if self.ended_at is not None:
+            parts.append(f"the video stream breaks off after {self.ended_at:.1f} s (truncated?)")
+        return f"{self.path}: " + "; ".join(parts) if parts else None
+
+    def check(self) -> None:
+        """Warn about the damage; `InputError` when most packets were unreadable."""
+        if self.packets and self.bad > UNREADABLE_SHARE * self.packets:
+            raise InputError(f"{self.path}: {self.bad} of {self.packets} video packets cannot be decoded; "
+                             "the file is too damaged to score")
+        text = self.message()
+        if text:
+            warnings.warn(text, DamagedMediaWarning, stacklevel=3)
+
+
+class DamagedMediaWarning(UserWarning):
+    """A video was decoded past damaged or missing data."""
+
+
+def readable_packets(container, stream, damage: DamageLog | None = None) -> Iterator[av.Packet | None]:
+    """The stream's packets; a demuxing error ends them (noted in `damage`) with a None (to flush a
+    decoder) instead of raising."""
+    packets = container.demux(stream)
+    last = 0.0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError:
+            if damage is not None:
+                damage.ended_at = last
+            yield None  # flush the decoder
+            return
+        if packet.pts is not None and packet.time_base is not None:
+            last = float(packet.pts * packet.time_base)
+        yield packet
+
+
 def iter_decoded(path: str | os.PathLike, *, threads: bool = True) -> Iterator[tuple[float, av.VideoFrame]]:
     """Yield `(time_s, av.VideoFrame)` for every frame, times relative to the first frame.
 
-    Raises `InputError` if the file cannot be read, is damaged part way, or has no frames.
+    Packets that cannot be decoded are skipped and a file that breaks off ends there, with one
+    `DamagedMediaWarning` naming the damaged times. `InputError` if the file cannot be read, has
+    no decodable frame, or most of its packets are unreadable.
     """
+    damage = DamageLog(path)
     with open_container(path) as container:
         stream = video_stream(container, path)
         if threads:
             stream.thread_type = "AUTO"
         start = None
-        count = 0
-        try:
-            for frame in container.decode(stream):
+        count, last = 0, 0.0
+        for packet in readable_packets(container, stream, damage):
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError:
+                if packet is not None and packet.pts is not None:
+                    damage.add(float(packet.pts * packet.time_base) - (start or 0.0))
+                continue
+            finally:
+                damage.packets += packet is not None and packet.size > 0
+            for frame in frames:
                 if frame.pts is None or frame.time is None:
                     continue
                 if start is None:
                     start = frame.time
                 count += 1
-                yield frame.time - start, frame
-        except av.error.FFmpegError as exc:
-            raise InputError(f"{path}: decoding failed after {count} frames ({_reason(exc)}); the file may be damaged") from None
+                last = frame.time - start
+                yield last, frame
+        expected = _declared_duration(container, stream)
     if count == 0:
         raise InputError(f"{path}: the video track has no decodable frames; the file may be truncated or damaged")
+    if damage.ended_at is None and expected is not None and last < expected - TRUNCATED_SECONDS:
+        damage.ended_at = last
+    damage.check()
+
+
+TRUNCATED_SECONDS = 1.0
+"""Frames ending this much before the duration the container declares mean a cut-off file."""
+
+
+def _declared_duration(container, stream) -> float | None:
+    """Seconds of video the container's header promises, if it says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration is not None else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from scipy.signal import resample_poly
 from cuescore.errors import OutputError
 from cuescore.fileio import atomic_path, check_output_path
 from cuescore.media.audio import Audio, read_audio_track
+from cuescore.media.decode import readable_packets
 from cuescore.media.probe import VideoInfo, _reason, open_container, probe, video_stream
+from cuescore.media.track import BLOCK, ArrayTrack, Track
 
 # Audio codec per output container; Opus only runs at 48 kHz.
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -45,7 +47,7 @@ def mix_original(audio: Audio, video_path: str | os.PathLike, gain: float, start
 
 def mux(
     video_path: str | os.PathLike,
-    audio: Audio,
+    audio: Audio | Track,
     out_path: str | os.PathLike,
     *,
     original_gain: float = 0.0,
@@ -55,23 +57,29 @@ def mux(
     """Write `out_path`: the video stream of `video_path` copied unchanged plus `audio` as the only
     audio track, trimmed or padded to exactly the video's duration.
 
+    audio: held in memory or a `Track`, which is read a block at a time as the video's packets
+        are copied (a stereo track at the codec's rate, with no original sound mixed in, is never
+        held whole; the other cases are converted in memory).
     original_gain: if > 0 and the video has sound, its audio is mixed under the new track at
         this linear gain. Written to a temporary file and renamed, so a failure leaves nothing.
     """
     codec = audio_codec_for(out_path)
     check_output_path(out_path)
     info = info or probe(video_path)
-    rate = _CODEC_RATE.get(codec, audio.sample_rate)
-    track = audio.to_channels(2)
-    if original_gain > 0 and info.has_audio:
-        track = mix_original(track, video_path, original_gain, info.start_time)
-    if rate != track.sample_rate:
-        g = np.gcd(rate, track.sample_rate)
-        track = Audio(resample_poly(track.samples, rate // g, track.sample_rate // g, axis=1), rate)
-    track = track.fit_length(int(round(info.duration * rate)))
+    track = audio if isinstance(audio, Track) else ArrayTrack(audio.samples, audio.sample_rate)
+    rate = _CODEC_RATE.get(codec, track.sample_rate)
+    mixing = original_gain > 0 and info.has_audio
+    if track.channels != 2 or mixing or rate != track.sample_rate:
+        whole = Audio(track.read(0, track.n), track.sample_rate).to_channels(2)
+        if mixing:
+            whole = mix_original(whole, video_path, original_gain, info.start_time)
+        if rate != whole.sample_rate:
+            g = np.gcd(rate, whole.sample_rate)
+            whole = Audio(resample_poly(whole.samples, rate // g, whole.sample_rate // g, axis=1), rate)
+        track = ArrayTrack(whole.samples, rate)
     check_muxable(video_path, out_path, info)
     with atomic_path(out_path) as tmp:
-        _write(video_path, track.samples, rate, tmp, codec, bitrate, info)
+        _write(video_path, track, int(round(info.duration * rate)), tmp, codec, bitrate, info)
     return Path(out_path)
 
 
@@ -92,38 +100,55 @@ def check_muxable(video_path: str | os.PathLike, out_path: str | os.PathLike, in
                               f"({_reason(exc)}); try an .mkv output") from None
 
 
-def _write(video_path, samples: np.ndarray, rate: int, tmp: Path, codec: str, bitrate: int, info: VideoInfo) -> None:
+def _write(video_path, track: Track, n: int, tmp: Path, codec: str, bitrate: int, info: VideoInfo) -> None:
+    """Copy the video packets and encode samples 0..n-1 of `track` (zeros past its end) alongside,
+    about a second ahead of the video."""
+    frames = _Frames(track, n, 960 if codec == "libopus" else _FRAME_SAMPLES)
     with open_container(video_path) as src, av.open(str(tmp), mode="w") as dst:
         in_v = video_stream(src, video_path)
         out_v = dst.add_stream_from_template(in_v)
-        out_a = dst.add_stream(codec, rate=rate, layout="stereo")
+        out_a = dst.add_stream(codec, rate=track.sample_rate, layout="stereo")
         out_a.bit_rate = bitrate
         if codec == "aac":
             out_a.options = {"aac_coder": "fast"}  # twice as fast as the default coder at 192 kb/s, same error
-        out_a.time_base = Fraction(1, rate)
-        first_pts = round(info.start_time * rate)
-        cursor = 0
-        for packet in src.demux(in_v):
-            if packet.size == 0:  # the demuxer's end-of-stream marker; every real packet is copied
+        out_a.time_base = Fraction(1, track.sample_rate)
+        first_pts = round(info.start_time * track.sample_rate)
+        for packet in readable_packets(src, in_v):  # a file that breaks off is copied up to there
+            if packet is None or packet.size == 0:  # the demuxer's end-of-stream marker; every real packet is copied
                 continue
             t = float(packet.pts * packet.time_base) - info.start_time if packet.pts is not None else 0.0
-            cursor = _encode_until(dst, out_a, samples, cursor, int((t + 1.0) * rate), first_pts, codec)
+            frames.encode_until(dst, out_a, int((t + 1.0) * track.sample_rate), first_pts)
             packet.stream = out_v
             dst.mux(packet)
-        _encode_until(dst, out_a, samples, cursor, samples.shape[1], first_pts, codec)
+        frames.encode_until(dst, out_a, n, first_pts)
         dst.mux(out_a.encode(None))
 
 
-def _encode_until(dst, stream, samples: np.ndarray, cursor: int, stop: int, first_pts: int, codec: str) -> int:
-    """Encode samples[cursor:stop] in fixed-size frames; return the new cursor."""
-    stop = min(stop, samples.shape[1])
-    frame_len = 960 if codec == "libopus" else _FRAME_SAMPLES
-    while cursor < stop:
-        chunk = np.ascontiguousarray(np.clip(samples[:, cursor : cursor + frame_len], -1.0, 1.0), np.float32)
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-        frame.sample_rate = stream.rate
-        frame.pts = first_pts + cursor
-        frame.time_base = Fraction(1, stream.rate)
-        dst.mux(stream.encode(frame))
-        cursor += chunk.shape[1]
-    return cursor
+class _Frames:
+    """Fixed-size audio frames of samples 0..n-1 of a track, read a block at a time."""
+
+    def __init__(self, track: Track, n: int, frame_len: int) -> None:
+        self.track, self.n, self.frame_len = track, n, frame_len
+        self.cursor = 0
+        self.block, self.block_start = np.zeros((2, 0), np.float32), 0
+
+    def _take(self, k: int) -> np.ndarray:
+        offset = self.cursor - self.block_start
+        if offset + k > self.block.shape[1]:
+            self.block_start = self.cursor
+            self.block = self.track.read(self.cursor, min(self.n, self.cursor + max(k, BLOCK)))
+            offset = 0
+        return self.block[:, offset: offset + k]
+
+    def encode_until(self, dst, stream, stop: int, first_pts: int) -> None:
+        """Encode frames until the cursor reaches `stop` (at most n)."""
+        stop = min(stop, self.n)
+        while self.cursor < stop:
+            chunk = self._take(min(self.frame_len, self.n - self.cursor))
+            chunk = np.ascontiguousarray(np.clip(chunk, -1.0, 1.0), np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            frame.sample_rate = stream.rate
+            frame.pts = first_pts + self.cursor
+            frame.time_base = Fraction(1, stream.rate)
+            dst.mux(stream.encode(frame))
+            self.cursor += chunk.shape[1]

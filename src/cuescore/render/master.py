@@ -6,24 +6,27 @@ the integrated loudness (ITU-R BS.1770) on target, applied through a look-ahead 
 with its ceiling at -1 dBTP. The loudness is measured once after compression; the limiter reports
 the energy it removed per 100 ms hop, from which the loudness after limiting is predicted and the
 gain corrected, so the track is re-measured only when the limiter took off more than
-`TOLERANCE_LU`. Meters and limiter work on whole arrays (`render.meter`, `render.limiter`); reverb
-and compression run over parts of the track on a grid fixed by its length, in threads where cores
-are idle. About 0.3 s of CPU per minute of stereo audio at the default target, 40 % of it in the reverb.
+`TOLERANCE_LU`. Everything streams over `media.track` blocks: the track is metered, then reverb
+and compression run over parts of it on a grid fixed by its length (a few parts at a time, in
+threads where cores are idle) into a temporary spool file, which the meters and the limiter
+(`render.meter`, `render.limiter`) read back, so memory does not grow with the length. About 0.3 s of CPU per minute of stereo audio at the default target, 40 % of it in the reverb.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
 
 from cuescore.media.audio import Audio
+from cuescore.media.track import ArrayTrack, Mapped, Silence, Spool, Track, finite, scaled, spooled
 from cuescore.render.limiter import Limited, PeakMap, limit
-from cuescore.render.meter import PEAK_BLOCK, HopEnergy, hop_energy, intersample_peaks, loudness, true_peak
+from cuescore.render.meter import PEAK_BLOCK, HopEnergy, HopMeter, intersample_peaks, loudness, true_peak
 from cuescore.render.parallel import idle_workers
 
-__all__ = ["loudness", "master", "true_peak"]
+__all__ = ["loudness", "master", "master_track", "true_peak"]
 
 PRE_LEVEL_LUFS = -20.0
 """Loudness the compressor sees, whatever the input level."""
@@ -47,54 +50,80 @@ MAX_LIMITING_DB = 6.0
 """The gain never goes more than this above the one that meets the target before limiting."""
 
 
-def _fade_out(samples: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
-    """`samples` with a raised-cosine fade over the last `seconds` (in place)."""
-    n = min(samples.shape[1], int(round(seconds * sample_rate)))
-    if n > 1:
-        samples[:, -n:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)
-    return samples
+def _fade(block: np.ndarray, start: int, n: int, fade: int) -> np.ndarray:
+    """`block` (samples start.. of a track of `n`) with the raised-cosine fade over the track's last
+    `fade` samples applied where it falls (in place)."""
+    first = n - fade
+    if fade > 1 and start + block.shape[1] > first:
+        curve = (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
+        lo = max(start, first)
+        block[:, lo - start:] *= curve[lo - first: start + block.shape[1] - first]
+    return block
 
 
 def master(audio: Audio, target_lufs: float = -14.0, reverb: float = 0.25) -> Audio:
+    """`master_track` of audio held in memory; returns new `Audio` of the same shape."""
+    out = master_track(ArrayTrack(audio.samples, audio.sample_rate), target_lufs, reverb)
+    return Audio(out.read(0, out.n), audio.sample_rate)
+
+
+def master_track(track: Track, target_lufs: float = -14.0, reverb: float = 0.25) -> Track:
     """Reverb (`reverb` 0-1 = wet level; 0 = none), gentle compression, a short fade-out at the end,
     and loudness normalisation to `target_lufs` through a limiter keeping the true peak (4×
     oversampled) at or under -1 dBTP.
 
     Lands within about 0.3 LU of the target unless meeting it would take more than
     `MAX_LIMITING_DB` of extra gain into the limiter (then it stops there, short of the target).
-    Silent input stays silent.
-    Returns new `Audio` of the same shape.
+    Silent input stays silent. Streamed: `track` is read twice, the compressed track is spooled to
+    a temporary file and read again per gain tried; the result is a track of the same shape whose
+    blocks are computed as they are read, so memory stays at a few blocks whatever the length.
     """
     if not 0.0 <= reverb <= 1.0:
         raise ValueError(f"reverb must be within 0..1, got {reverb}")
-    sr = audio.sample_rate
-    x = np.asarray(audio.samples, dtype=np.float32)
-    if not np.all(np.isfinite(x)):
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    sr, n = track.sample_rate, track.n
+    clean = Mapped(track, finite)
     # The pre-gain only sets how hard the compressor works: the gated level of the plain
     # (unweighted) signal is close enough and needs no filtering pass.
-    dry = hop_energy(x, sr, weighted=False)
-    level = dry.loudness(weighted=dry.plain)
+    dry = HopMeter(track.channels, n, sr, weighted=False)
+    for _, block in clean.blocks():
+        dry.feed(block)
+    plain = dry.result()
+    level = plain.loudness(weighted=plain.plain)
     if not np.isfinite(level):
-        return Audio(np.zeros_like(x), sr)
-    x = x * np.float32(10.0 ** ((PRE_LEVEL_LUFS - level) / 20.0))
-    x = _fade_out(_room_and_compression(x, sr, reverb), sr, min(FADE_SECONDS, audio.duration / 4))
-    energy = hop_energy(x, sr)
+        return Silence(track.channels, n, sr)
+    pre = np.float32(10.0 ** ((PRE_LEVEL_LUFS - level) / 20.0))
+    fade = min(n, int(round(min(FADE_SECONDS, track.duration / 4) * sr)))
+    compressed = Spool(track.channels, sr)
+    meter, all_finite = HopMeter(track.channels, n, sr), True
+    for start, block in _room_and_compression(Mapped(clean, lambda b: b * pre), reverb):
+        block = _fade(block, start, n, fade)
+        all_finite = all_finite and bool(np.all(np.isfinite(block)))
+        compressed.append(block)
+        meter.feed(block)
+    energy = meter.result()
     base = energy.loudness()
-    if not np.isfinite(base) or not np.all(np.isfinite(x)):
-        return Audio(np.zeros_like(audio.samples, dtype=np.float32), sr)
+    if not np.isfinite(base) or not all_finite:
+        return Silence(track.channels, n, sr)
+    return _normalise(PeakMap(compressed), energy, target_lufs, base)
 
+
+def _normalise(peaks: PeakMap, energy: HopEnergy, target_lufs: float, base: float) -> Track:
+    """The gain (through the limiter) that puts `peaks.track` on `target_lufs`: secant steps on
+    the predicted loudness, one measurement to check it when the limiter took off enough to matter."""
+    sr = peaks.track.sample_rate
     ceiling = 10.0 ** (TRUE_PEAK_DBTP / 20.0)
     nominal = target_lufs - base
     gain, bias, checked, steps = nominal, 0.0, False, []
-    peaks = PeakMap(x)
     for _ in range(MAX_STEPS):
         limited, predicted = _limit_and_predict(peaks, sr, gain, ceiling, energy)
         level = predicted + bias
         if abs(target_lufs - level) <= PREDICTION_LU:
             if checked or base + gain - predicted <= TOLERANCE_LU:
                 break  # verified, or the limiter took off too little for the prediction to be off
-            measured = loudness(Audio(limited.samples, sr))
+            meter = HopMeter(peaks.track.channels, peaks.track.n, sr)
+            for _, block in limited.blocks():
+                meter.feed(block)
+            measured = meter.result().loudness()
             checked, bias, level = True, measured - predicted, measured
             if abs(target_lufs - measured) <= TOLERANCE_LU:
                 break
@@ -102,53 +131,64 @@ def master(audio: Audio, target_lufs: float = -14.0, reverb: float = 0.25) -> Au
         gain = min(_next_gain(steps, target_lufs), nominal + MAX_LIMITING_DB)
         if gain <= steps[-1][0] + 1e-3 and level < target_lufs:
             break  # at the most limiting allowed
-    out = limited.samples
+    out = spooled((block for _, block in limited.blocks()), peaks.track.channels, sr)
     # Only where the limiter's gain moved can an oversampled peak have drifted over the ceiling.
     peak = float(intersample_peaks(out, limited.touched * PEAK_BLOCK).max(initial=0.0))
-    if peak > ceiling:
-        out *= np.float32(ceiling / peak)
-    return Audio(out, sr)
+    return scaled(out, ceiling / peak) if peak > ceiling else out
 
 
-def _room_and_compression(x: np.ndarray, sr: int, reverb: float, workers: int | None = None) -> np.ndarray:
-    """Reverb (if `reverb` > 0) then compression, over parts of the track on a grid fixed by its
-    length (`PART_SECONDS`), in threads where cores are idle (pedalboard releases the GIL): the
-    reverb is linear, so each part is reverberated on its own with a silent tail that overlaps the
-    next; each part is compressed after a pre-roll of the audio before it, long enough for the
-    compressor's state to match a whole-track one's. The parts, and the order their reverb tails
-    are summed in, depend on the length only: any number of workers gives the same samples."""
+def _room_and_compression(track: Track, reverb: float, workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, samples) of `track` through reverb (if `reverb` > 0) then compression, in order,
+    over parts of the track on a grid fixed by its length (`PART_SECONDS`), a few parts at a time,
+    in threads where cores are idle (pedalboard releases the GIL): the reverb is linear, so each
+    part is reverberated on its own with a silent tail that overlaps the next; each part is
+    compressed after a pre-roll of the audio before it, long enough for the compressor's state to
+    match a whole-track one's. The parts, and the order their reverb tails are summed in, depend on
+    the length only: any number of workers gives the same samples."""
     def room() -> Reverb:
         return Reverb(room_size=0.5, damping=0.45, wet_level=reverb, dry_level=1.0 - 0.3 * reverb, width=0.9)
 
     def compression() -> Compressor:
         return Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=25.0, release_ms=250.0)
 
-    n = x.shape[1]
-    # The parts lie on a grid fixed by the length alone: the workers only change who computes a
-    # part, never where parts start, so the output is the same for any number of them.
+    n, sr = track.n, track.sample_rate
     parts = max(1, int(n / sr // PART_SECONDS))
     workers = min(parts, idle_workers(n, sr) if workers is None else max(1, workers))
     if parts == 1:
         board = Pedalboard(([room()] if reverb > 0 else []) + [compression()])
-        return np.asarray(board(x, sr), dtype=np.float32)
+        yield 0, np.asarray(board(track.read(0, n), sr), dtype=np.float32)
+        return
     cuts = np.linspace(0, n, parts + 1).astype(int)
     tail, pre = int(REVERB_TAIL_SECONDS * sr), int(COMPRESSOR_PREROLL_SECONDS * sr)
-    with ThreadPoolExecutor(workers) as pool:
-        wet = x
-        if reverb > 0:
-            def reverberate(k: int) -> np.ndarray:
-                part = np.zeros((x.shape[0], cuts[k + 1] - cuts[k] + tail), np.float32)
-                part[:, : cuts[k + 1] - cuts[k]] = x[:, cuts[k]:cuts[k + 1]]
-                return room()(part, sr)
-            wet = np.zeros_like(x)
-            for k, part in enumerate(pool.map(reverberate, range(parts))):
-                stop = min(n, cuts[k] + part.shape[1])
-                wet[:, cuts[k]:stop] += part[:, : stop - cuts[k]]
 
-        def compress(k: int) -> np.ndarray:
-            start = max(0, cuts[k] - pre)
-            return compression()(wet[:, start:cuts[k + 1]], sr)[:, cuts[k] - start:]
-        return np.concatenate(list(pool.map(compress, range(parts))), axis=1).astype(np.float32, copy=False)
+    def reverberate(k: int) -> np.ndarray:
+        if reverb <= 0:
+            return track.read(cuts[k], cuts[k + 1])
+        part = np.zeros((track.channels, cuts[k + 1] - cuts[k] + tail), np.float32)
+        part[:, : cuts[k + 1] - cuts[k]] = track.read(cuts[k], cuts[k + 1])
+        return room()(part, sr)
+
+    def compress(k: int, before: np.ndarray, wet: np.ndarray) -> np.ndarray:
+        start = max(0, cuts[k] - pre)
+        return compression()(np.concatenate([before[:, before.shape[1] - (cuts[k] - start):], wet], axis=1),
+                             sr)[:, cuts[k] - start:]
+
+    spill = np.zeros((track.channels, 0), np.float32)  # the previous part's reverb tail
+    before = np.zeros((track.channels, 0), np.float32)  # the previous part's wet audio
+    with ThreadPoolExecutor(workers) as pool:
+        for w0 in range(0, parts, 2 * workers):
+            ks = range(w0, min(parts, w0 + 2 * workers))
+            wets = []
+            for k, part in zip(ks, pool.map(reverberate, ks)):
+                length = cuts[k + 1] - cuts[k]
+                wet = np.zeros((track.channels, length), np.float32)
+                wet[:, : spill.shape[1]] += spill
+                wet += part[:, :length]
+                spill = part[:, length: length + min(tail, n - cuts[k + 1])]
+                wets.append(wet)
+            befores = [before] + wets[:-1]
+            before = wets[-1]
+            yield from zip((cuts[k] for k in ks), pool.map(compress, ks, befores, wets))
 
 
 def _limit_and_predict(

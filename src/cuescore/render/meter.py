@@ -16,6 +16,7 @@ import numpy as np
 from scipy.signal import resample_poly, sosfilt
 
 from cuescore.media.audio import Audio
+from cuescore.media.track import ArrayTrack, Track
 
 BLOCK_SECONDS = 0.4
 OVERLAP = 0.75
@@ -103,37 +104,73 @@ def _sum_hops(power: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.
     return out
 
 
+class HopMeter:
+    """`hop_energy` of a track fed a block at a time, in order: `feed` blocks [C, k], then `result`.
+    Whole hops are filtered together as they arrive, so the sums equal the one-array ones exactly."""
+
+    def __init__(self, channels: int, n: int, sample_rate: int, weighted: bool = True) -> None:
+        block = min(BLOCK_SECONDS, n / sample_rate)
+        step = 1.0 - OVERLAP
+        self.hops_per_block = int(round(1.0 / step))
+        self.weighted = weighted
+        if block <= 0:
+            self.bounds, self.n_blocks, self.block_samples = np.zeros(1, np.int64), 0, 1.0
+        else:
+            self.n_blocks = int(np.round((n / sample_rate - block) / (block * step))) + 1
+            bounds = [int(block * (j * step) * sample_rate) for j in range(self.n_blocks + self.hops_per_block)]
+            self.bounds = np.minimum(np.asarray(bounds, dtype=np.int64), n)
+            self.block_samples = block * sample_rate
+        cw = _channel_weights(channels)
+        self._weights = None if np.all(cw == 1.0) else cw.astype(np.float32)[:, None]
+        self._sos = k_weighting(sample_rate).astype(np.float32)
+        self._zi = np.zeros((self._sos.shape[0], channels, 2), np.float32)
+        n_hops = len(self.bounds) - 1
+        self._k, self._p = np.zeros(n_hops), np.zeros(n_hops)
+        self._per_chunk = max(1, CHUNK // max(1, int(self.bounds[1] - self.bounds[0]))) if n_hops else 1
+        self._pending: list[np.ndarray] = []
+        self._start = 0  # sample index of the first pending sample (= bounds[self._hop])
+        self._received = 0
+        self._hop = 0  # hops before this one are summed
+
+    def feed(self, samples: np.ndarray) -> None:
+        """The next samples [C, k] of the track."""
+        self._pending.append(samples)
+        self._received += samples.shape[1]
+        ready = int(np.searchsorted(self.bounds, self._received, side="right")) - 1
+        if ready - self._hop >= self._per_chunk:
+            self._sum(ready)
+
+    def _sum(self, ready: int) -> None:
+        """Sum hops self._hop..ready-1 (all their samples have arrived), in chunks of whole hops."""
+        x = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
+        for h0 in range(self._hop, ready, self._per_chunk):  # no hop straddles two chunks
+            h1 = min(ready, h0 + self._per_chunk)
+            start, stop = int(self.bounds[h0]), int(self.bounds[h1])
+            if stop <= start:
+                continue
+            chunk = x[:, start - self._start: stop - self._start]
+            starts, lengths = self.bounds[h0:h1] - start, np.diff(self.bounds[h0:h1 + 1])
+            self._p[h0:h1] = _sum_hops(_power(chunk, self._weights), starts, lengths)
+            if self.weighted:
+                y, self._zi = sosfilt(self._sos, chunk, axis=1, zi=self._zi)
+                self._k[h0:h1] = _sum_hops(_power(y, self._weights), starts, lengths)
+        done = int(self.bounds[ready])
+        self._pending = [x[:, done - self._start:]]
+        self._start, self._hop = done, ready
+
+    def result(self) -> HopEnergy:
+        """The hop energies of everything fed."""
+        if len(self.bounds) > 1 and self._hop < len(self.bounds) - 1 and self._pending:
+            self._sum(len(self.bounds) - 1)
+        return HopEnergy(self.bounds, self._k, self._p, self.n_blocks, self.hops_per_block, self.block_samples)
+
+
 def hop_energy(samples: np.ndarray, sample_rate: int, weighted: bool = True) -> HopEnergy:
     """K-weighted (unless `weighted` is False: then zeros) and plain energy per 100 ms hop of
     `samples` [C, N] (blocks shrink for clips under 0.4 s, as `loudness` does)."""
-    channels, n = samples.shape
-    block = min(BLOCK_SECONDS, n / sample_rate)
-    step = 1.0 - OVERLAP
-    hops_per_block = int(round(1.0 / step))
-    if block <= 0:
-        return HopEnergy(np.zeros(1, np.int64), np.zeros(0), np.zeros(0), 0, hops_per_block, 1.0)
-    n_blocks = int(np.round((n / sample_rate - block) / (block * step))) + 1
-    bounds = np.minimum([int(block * (j * step) * sample_rate) for j in range(n_blocks + hops_per_block)], n)
-    bounds = np.asarray(bounds, dtype=np.int64)
-    cw = _channel_weights(channels)
-    weights = None if np.all(cw == 1.0) else cw.astype(np.float32)[:, None]
-    sos = k_weighting(sample_rate).astype(np.float32)
-    zi = np.zeros((sos.shape[0], channels, 2), np.float32)
-    n_hops = len(bounds) - 1
-    k_sums, p_sums = np.zeros(n_hops), np.zeros(n_hops)
-    per_chunk = max(1, CHUNK // max(1, int(bounds[1] - bounds[0])))
-    for h0 in range(0, n_hops, per_chunk):  # chunks of whole hops: no hop straddles two chunks
-        h1 = min(n_hops, h0 + per_chunk)
-        start, stop = int(bounds[h0]), int(bounds[h1])
-        if stop <= start:
-            continue
-        x = samples[:, start:stop]
-        starts, lengths = bounds[h0:h1] - start, np.diff(bounds[h0:h1 + 1])
-        p_sums[h0:h1] = _sum_hops(_power(x, weights), starts, lengths)
-        if weighted:
-            y, zi = sosfilt(sos, x, axis=1, zi=zi)
-            k_sums[h0:h1] = _sum_hops(_power(y, weights), starts, lengths)
-    return HopEnergy(bounds, k_sums, p_sums, n_blocks, hops_per_block, block * sample_rate)
+    meter = HopMeter(samples.shape[0], samples.shape[1], sample_rate, weighted)
+    meter.feed(samples)
+    return meter.result()
 
 
 def loudness(audio: Audio) -> float:
@@ -161,50 +198,63 @@ def _interpolator() -> tuple[np.ndarray, int]:
     return taps.astype(np.float32), half
 
 
-def intersample_peaks(samples: np.ndarray, starts: np.ndarray, batch: int = 256) -> np.ndarray:
+def intersample_peaks(samples: np.ndarray | Track, starts: np.ndarray, batch: int = 256) -> np.ndarray:
     """For each stretch [s, s + PEAK_BLOCK) in `starts`: the largest |value| of the 4× oversampled
     signal from sample n up to n+1, over channels, as [len(starts), PEAK_BLOCK] (zero past the end).
+    `samples`: [C, N] or a `Track`, read around nearby stretches together."""
+    track = samples if isinstance(samples, Track) else ArrayTrack(samples, 1)
+    _, half = _interpolator()
+    starts = np.asarray(starts, dtype=np.int64)
+    out = np.zeros((len(starts), PEAK_BLOCK), np.float32)
+    order = np.argsort(starts, kind="stable")
+    ordered = starts[order]
+    i = 0
+    while i < len(ordered):
+        j = min(len(ordered), i + batch, int(np.searchsorted(ordered, ordered[i] + CHUNK)))
+        j = max(j, i + 1)
+        first = int(ordered[i]) - half
+        local = track.read(first, int(ordered[j - 1]) + PEAK_BLOCK + half)
+        out[order[i:j]] = _window_peaks(local, ordered[i:j] - first)
+        i = j
+    return out
+
+
+def _window_peaks(samples: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """`intersample_peaks` of stretches at `starts` (all at least the interpolator's half length
+    inside `samples`).
 
     The filter is symmetric: with s_t = x[n+t] + x[n+1-t] and d_t = x[n+t] - x[n+1-t], the
     half-way phase is Σ c_t s_t and the quarter phases are (Σ (a_t+b_t) s_t ± Σ (a_t-b_t) d_t) / 2,
     so max(|quarter|, |three quarters|) = (|Σ (a+b) s| + |Σ (a-b) d|) / 2: half the multiplications.
     """
     taps, half = _interpolator()
-    channels, n = samples.shape
-    out = np.zeros((len(starts), PEAK_BLOCK), np.float32)
-    if len(starts) == 0:
-        return out
+    channels = samples.shape[0]
     pairs = [(t, taps[half + t, 1] + taps[half + 1 - t, 1], taps[half + t, 1] - taps[half + 1 - t, 1],
               taps[half + t, 2]) for t in range(1, half + 1)]
     assert np.allclose(taps[0, 1:], 0.0, atol=1e-12)  # the pairs cover every tap
     centre = np.float32(taps[half, 0])
-    offsets = np.arange(-half, PEAK_BLOCK + half)
-    for i in range(0, len(starts), batch):
-        idx = starts[i:i + batch, None] + offsets[None, :]
-        rows = len(idx)
-        valid = (idx >= 0) & (idx < n)
-        np.clip(idx, 0, n - 1, out=idx)
-        acc_s = np.empty((rows, PEAK_BLOCK), np.float32)
-        acc_d, acc_h = np.empty_like(acc_s), np.empty_like(acc_s)
-        s_t, d_t, tmp = np.empty_like(acc_s), np.empty_like(acc_s), np.empty_like(acc_s)
-        for c in range(channels):
-            window = samples[c][idx]
-            window[~valid] = 0.0
-            acc_s.fill(0.0), acc_d.fill(0.0), acc_h.fill(0.0)
-            for t, a, b, h in pairs:
-                hi = window[:, half + t: half + t + PEAK_BLOCK]
-                lo = window[:, half + 1 - t: half + 1 - t + PEAK_BLOCK]
-                np.add(hi, lo, out=s_t)
-                np.subtract(hi, lo, out=d_t)
-                acc_s += np.multiply(s_t, np.float32(a), out=tmp)
-                acc_d += np.multiply(d_t, np.float32(b), out=tmp)
-                acc_h += np.multiply(s_t, np.float32(h), out=tmp)
-            np.abs(acc_s, out=acc_s)
-            acc_s += np.abs(acc_d, out=acc_d)
-            acc_s *= np.float32(0.5)
-            np.maximum(acc_s, np.abs(acc_h, out=acc_h), out=acc_s)
-            np.maximum(acc_s, np.abs(window[:, half: half + PEAK_BLOCK]) * centre, out=acc_s)
-            np.maximum(out[i:i + batch], acc_s, out=out[i:i + batch])
+    idx = starts[:, None] + np.arange(-half, PEAK_BLOCK + half)[None, :]
+    out = np.zeros((len(starts), PEAK_BLOCK), np.float32)
+    acc_s = np.empty((len(starts), PEAK_BLOCK), np.float32)
+    acc_d, acc_h = np.empty_like(acc_s), np.empty_like(acc_s)
+    s_t, d_t, tmp = np.empty_like(acc_s), np.empty_like(acc_s), np.empty_like(acc_s)
+    for c in range(channels):
+        window = samples[c][idx]
+        acc_s.fill(0.0), acc_d.fill(0.0), acc_h.fill(0.0)
+        for t, a, b, h in pairs:
+            hi = window[:, half + t: half + t + PEAK_BLOCK]
+            lo = window[:, half + 1 - t: half + 1 - t + PEAK_BLOCK]
+            np.add(hi, lo, out=s_t)
+            np.subtract(hi, lo, out=d_t)
+            acc_s += np.multiply(s_t, np.float32(a), out=tmp)
+            acc_d += np.multiply(d_t, np.float32(b), out=tmp)
+            acc_h += np.multiply(s_t, np.float32(h), out=tmp)
+        np.abs(acc_s, out=acc_s)
+        acc_s += np.abs(acc_d, out=acc_d)
+        acc_s *= np.float32(0.5)
+        np.maximum(acc_s, np.abs(acc_h, out=acc_h), out=acc_s)
+        np.maximum(acc_s, np.abs(window[:, half: half + PEAK_BLOCK]) * centre, out=acc_s)
+        np.maximum(out, acc_s, out=out)
     return out
 
 

@@ -7,8 +7,10 @@ start, with the same rendering-call boundaries as a whole render (`synth.BLOCK`)
 computed exactly as in the serial render; only the order in which voices are summed differs.
 A job of FORK_MIN_SECONDS or more is cut into pieces of about PIECE_SECONDS on a grid fixed by its
 length alone (`pieces_of`), and every render, serial or forked, renders those same pieces, so the
-output does not depend on the number of workers, bit for bit. Pieces go to the processes longest
-first by estimated work (voices × seconds). Workers write into anonymous shared memory maps; a
+output does not depend on the number of workers, bit for bit. Pieces are rendered in order, a
+window of a few per process at a time, and appended to a `Spool` (a temporary file), so memory
+holds a window, not the track; within a window they go to the processes longest first by
+estimated work (voices × seconds). Workers write into anonymous shared memory maps; a
 worker that fails or hangs has its pieces rendered in-process, and so has everything when the host
 ignores SIGCHLD (its children cannot be waited for).
 Used on Linux only (fork is unsafe with some macOS system libraries; Windows has none).
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cuescore.media.track import Spool
 from cuescore.render.midi import NOTE_OFF, NOTE_ON, PROGRAM, ChannelEvent
 from cuescore.render.soundfont import channel_regions
 
@@ -37,6 +40,8 @@ PIECE_SECONDS = 15.0
 """Jobs of FORK_MIN_SECONDS or more render in pieces of about this long, on a grid fixed by their length."""
 FORK_MIN_SECONDS = 60.0
 """Less audio than this renders whole and in-process: forking barely pays below it."""
+WINDOW_PER_WORKER = 3
+"""Pieces rendered per process before the window is written out and the next one begins."""
 COST_TAIL_SECONDS = 2.0
 """Release tails count at most this long in the work estimate (most samples end before)."""
 
@@ -99,6 +104,7 @@ class Job:
 
     def __post_init__(self) -> None:
         self._notes = None
+        self._controls = None
 
     def notes(self):
         """(event samples, note-on indices, note-off indices, on samples, off samples, tails, voices)."""
@@ -124,8 +130,10 @@ class Job:
     def stretch(self, a: int, b: int) -> tuple[int, int, int, np.ndarray]:
         """(a, b, start, wanted): samples [a, b) rendered from `start` playing the events `wanted`."""
         samples, ons, offs, on_at, off_at, tails, _ = self.notes()
-        kinds = np.array([e.kind for e in self.events], np.int64)
-        wanted = (kinds != NOTE_ON) & (kinds != NOTE_OFF) & (samples < b)
+        if self._controls is None:  # events other than notes: every stretch plays those before its end
+            kinds = np.array([e.kind for e in self.events], np.int64)
+            self._controls = (kinds != NOTE_ON) & (kinds != NOTE_OFF)
+        wanted = self._controls & (samples < b)
         sounding = (on_at < b) & (off_at + tails > a)
         wanted[ons[sounding]] = True
         wanted[offs[sounding & (offs >= 0)]] = True
@@ -144,26 +152,26 @@ def pieces_of(job: Job) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def plan(jobs: list[Job], workers: int) -> list[list[tuple[int, int, int]]]:
-    """Per process, the pieces (job index, a, b) it renders: the fixed pieces of `pieces_of`,
-    assigned longest first by estimated work to the least loaded process. The workers only
-    change who renders a piece, never where pieces start."""
-    curves = [job.work() for job in jobs]
+def plan(jobs: list[Job], pieces: list[tuple[int, int, int]], workers: int) -> list[list[int]]:
+    """Per process, the indices into `pieces` (job index, a, b) it renders, assigned longest first
+    by estimated work to the least loaded process. The workers only change who renders a piece,
+    never where pieces start."""
+    curves = {j: jobs[j].work() for j in {p[0] for p in pieces}}
 
     def done(j: int, sample: int) -> float:  # work before `sample`, to the bin
         cum, bin_len = curves[j]
         k = sample // bin_len - 1
         return float(cum[min(len(cum) - 1, k)]) if k >= 0 else 0.0
 
-    def cost(j: int, a: int, b: int) -> float:
+    def cost(i: int) -> float:
+        j, a, b = pieces[i]
         return done(j, b) - done(j, a) + 1e-3
 
     loads, groups = [0.0] * max(1, workers), [[] for _ in range(max(1, workers))]
-    pieces = [(j, a, b) for j, job in enumerate(jobs) for a, b in pieces_of(job)]
-    for piece in sorted(pieces, key=lambda p: -cost(*p)):
+    for i in sorted(range(len(pieces)), key=lambda i: -cost(i)):
         k = loads.index(min(loads))
-        loads[k] += cost(*piece)
-        groups[k].append(piece)
+        loads[k] += cost(i)
+        groups[k].append(i)
     return [g for g in groups if g]
 
 
@@ -186,56 +194,66 @@ def _render_piece(job: Job, a: int, b: int) -> np.ndarray:
     return job.backend.render(job.events, start, b, job.sample_rate, job.soundfont, wanted)[:, a - start:]
 
 
-def _render_in_process(jobs: list[Job]) -> list[np.ndarray]:
-    """Each job's pieces in turn, in this process."""
-    outputs = []
-    for job in jobs:
-        out = np.zeros((2, job.n), np.float32)
-        try:
-            for a, b in pieces_of(job):
-                out[:, a:b] = _render_piece(job, a, b)
-        except ValueError:  # unreadable headers: let the backend report the SoundFont
-            out = np.ascontiguousarray(job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont))
-        outputs.append(out)
-    return outputs
+def _pieces(jobs: list[Job]) -> list[tuple[int, int, int]]:
+    """(job index, a, b) of every job's pieces, each job's in order; a job whose notes cannot be
+    read from the SoundFont's headers renders whole (and its backend reports the SoundFont)."""
+    pieces = []
+    for j, job in enumerate(jobs):
+        stretches = pieces_of(job)
+        if len(stretches) > 1:
+            try:
+                job.notes()
+            except ValueError:
+                stretches = [(0, job.n)]
+        pieces += [(j, a, b) for a, b in stretches]
+    return pieces
 
 
-def render_jobs(jobs: list[Job], workers: int | None = None) -> list[np.ndarray]:
-    """Each job's float32 [2, n], rendered in the fixed pieces of `pieces_of` by up to `workers`
-    processes (default: `default_workers`, the idle cores by the load average, at most one per
-    MIN_STRETCH_SECONDS). Forked only for FORK_MIN_SECONDS of audio or more, on Linux, and while
-    SIGCHLD is not ignored; otherwise in-process. The result is the same in every case."""
+def render_jobs(jobs: list[Job], workers: int | None = None) -> list[Spool]:
+    """Each job's float32 [2, n] as a `Spool`, rendered in the fixed pieces of `pieces_of`, in
+    order, a window of WINDOW_PER_WORKER pieces per process at a time (so memory holds a window,
+    not the track), by up to `workers` processes (default: `default_workers`, the idle cores by
+    the load average, at most one per MIN_STRETCH_SECONDS). Forked only for FORK_MIN_SECONDS of
+    audio or more, on Linux, and while SIGCHLD is not ignored; otherwise in-process. The result is
+    the same in every case."""
     total_seconds = sum(job.n / job.sample_rate for job in jobs)
     if workers is None:
         workers = default_workers(int(total_seconds * 44100), 44100)
-    groups = []
-    if workers > 1 and total_seconds >= FORK_MIN_SECONDS and _can_fork():
-        try:
-            groups = plan(jobs, workers)
-        except ValueError:  # unreadable headers: let the backend report the SoundFont
-            groups = []
-    if len(groups) <= 1:
-        return _render_in_process(jobs)
-    try:
-        return _fork_render(jobs, groups)
-    except ChildProcessError:  # the host reaps children itself (SIGCHLD ignored meanwhile)
-        return _render_in_process(jobs)
+    fork = workers > 1 and total_seconds >= FORK_MIN_SECONDS and _can_fork()
+    pieces = _pieces(jobs)
+    window = WINDOW_PER_WORKER * workers if fork else 1
+    spools = [Spool(2, job.sample_rate) for job in jobs]
+    for w in range(0, len(pieces), window):
+        batch = pieces[w: w + window]
+        groups = plan(jobs, batch, workers) if fork else []
+        outputs = None
+        if len(groups) > 1:
+            try:
+                outputs = _fork_render(jobs, batch, groups)
+            except ChildProcessError:  # the host reaps children itself (SIGCHLD ignored meanwhile)
+                fork = False
+        for (j, a, b), out in zip(batch, outputs or (_render_piece(jobs[j], a, b) for j, a, b in batch)):
+            spools[j].append(out)
+    return spools
 
 
 def render_parallel(backend, events: list[ChannelEvent], n: int, sample_rate: int, soundfont: Path,
                     workers: int | None = None) -> np.ndarray:
     """`backend.render` of samples [0, n) as float32 [2, n], by up to `workers` processes."""
-    return render_jobs([Job(backend, events, n, sample_rate, soundfont)], workers)[0]
+    with render_jobs([Job(backend, events, n, sample_rate, soundfont)], workers)[0] as spool:
+        return spool.read(0, n)
 
 
-def _fork_render(jobs: list[Job], groups: list[list[tuple[int, int, int]]]) -> list[np.ndarray]:
-    outputs = [np.frombuffer(mmap.mmap(-1, max(8, 8 * job.n)), dtype=np.float32, count=2 * job.n).reshape(2, job.n)
-               for job in jobs]  # (each array keeps its anonymous shared map alive)
+def _fork_render(jobs: list[Job], pieces: list[tuple[int, int, int]], groups: list[list[int]]) -> list[np.ndarray]:
+    """Each of `pieces` rendered into shared memory, `groups[0]` here and the others in forked
+    children; a child's group that fails or hangs is rendered here."""
+    outputs = [np.frombuffer(mmap.mmap(-1, max(8, 8 * (b - a))), dtype=np.float32, count=2 * (b - a)).reshape(2, b - a)
+               for _, a, b in pieces]  # (each array keeps its anonymous shared map alive)
 
     def render(group) -> None:
-        for j, a, b in group:
-            job = jobs[j]
-            outputs[j][:, a:b] = _render_piece(job, a, b)
+        for i in group:
+            j, a, b = pieces[i]
+            outputs[i][:, :] = _render_piece(jobs[j], a, b)
 
     children: list[tuple[int, list]] = []
     pending = []  # groups left to render in-process

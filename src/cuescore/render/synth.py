@@ -26,6 +26,8 @@ from scipy.signal import firwin, kaiserord
 
 from cuescore.errors import InputError, OptionError
 from cuescore.media.audio import Audio
+from cuescore.media.track import Mapped, finite
+from cuescore.media.track import Track as AudioTrack
 from cuescore.music.score import Score, Track
 from cuescore.render.midi import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, ChannelEvent, num_samples, score_events
 from cuescore.render.banks import bundled_soundfont as default_soundfont
@@ -201,8 +203,22 @@ def synthesize(
     synth: str = "tinysoundfont",
     workers: int | None = None,
 ) -> Audio:
-    """Render `score` with a SoundFont (default: the bundled GM one) to stereo float32 `Audio` of
+    """`synthesize_track` held in memory: stereo float32 `Audio`."""
+    track = synthesize_track(score, soundfont, sample_rate, synth, workers)
+    return Audio(track.read(0, track.n), sample_rate)
+
+
+def synthesize_track(
+    score: Score,
+    soundfont: str | os.PathLike | None = None,
+    sample_rate: int = 44100,
+    synth: str = "tinysoundfont",
+    workers: int | None = None,
+) -> AudioTrack:
+    """Render `score` with a SoundFont (default: the bundled GM one) to a stereo float32 track of
     exactly `ceil(score.duration * sample_rate)` samples; notes still ringing at the end are cut.
+    The render is spooled to temporary files piece by piece (`render.parallel`); the half-rate
+    parts are upsampled and added as the track is read, so memory does not grow with the length.
 
     workers: processes rendering parts of the track at once (default: the idle CPU cores, at most
         one per `parallel.MIN_STRETCH_SECONDS` of music; 1 = in-process). The result is the same.
@@ -218,19 +234,33 @@ def synthesize(
     n = num_samples(score.duration, sample_rate)
     low, full = _split_by_bandwidth(score, sample_rate, path)
     if not low.tracks:
-        samples = render_jobs([Job(backend, score_events(score, sample_rate), n, sample_rate, path)], workers)[0]
-    else:
-        half = sample_rate // 2
-        jobs = [Job(backend, score_events(low, half), num_samples(score.duration, half), half, path)]
-        if full.tracks:
-            jobs.append(Job(backend, score_events(full, sample_rate), n, sample_rate, path))
-        rendered = render_jobs(jobs, workers)
-        samples = upsample2(rendered[0])[:, :n]
-        if full.tracks:
-            samples += rendered[1]
-    if not np.all(np.isfinite(samples)):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-    return Audio(samples, sample_rate)
+        return Mapped(render_jobs([Job(backend, score_events(score, sample_rate), n, sample_rate, path)], workers)[0],
+                      finite)
+    half = sample_rate // 2
+    jobs = [Job(backend, score_events(low, half), num_samples(score.duration, half), half, path)]
+    if full.tracks:
+        jobs.append(Job(backend, score_events(full, sample_rate), n, sample_rate, path))
+    rendered = render_jobs(jobs, workers)
+    return _Upsampled(rendered[0], rendered[1] if full.tracks else None, n, sample_rate)
+
+
+class _Upsampled(AudioTrack):
+    """`low` (at half the rate) upsampled by 2, plus `full` if given, over samples 0..n-1; read in
+    stretches with the half-band filter's reach of `low` around them, so any stretch equals the
+    same samples of the whole track upsampled at once."""
+
+    def __init__(self, low: AudioTrack, full: AudioTrack | None, n: int, sample_rate: int) -> None:
+        self.low, self.full = low, full
+        self.channels, self.n, self.sample_rate = 2, n, sample_rate
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        reach = len(_halfband()[0])
+        lo, hi = start // 2, (stop + 1) // 2
+        up = upsample2(self.low.read(lo - reach, hi + reach))
+        samples = up[:, 2 * reach + start - 2 * lo: 2 * reach + stop - 2 * lo]
+        if self.full is not None:
+            samples += self.full.read(start, stop)
+        return finite(samples)
 
 
 def _split_by_bandwidth(score: Score, sample_rate: int, soundfont: Path) -> tuple[Score, Score]:
