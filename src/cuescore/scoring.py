@@ -213,7 +213,7 @@ def score_video(
                 composition.score.write_midi(tmp["midi"])
             write_wav(audio, tmp["wav"])
         stage.total()
-        data = _result_json(name, composition, features, controls, None if composition.audio else bank)
+        data = _result_json(name, composition, features, controls, None if own is not None else bank)
         data.update(video=str(video), outputs={kind: str(path) for kind, path in paths.items()},
                     timings=stage.timings)
         write_json(tmp["json"], data)
