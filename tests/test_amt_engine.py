@@ -150,17 +150,25 @@ def test_seed_key_primer_and_no_regressor(checkpoint, features_dir, work):
     assert len(plain.plan.density) == len(plain.plan.downbeats)
 
 
-def test_sampling_rules_are_options(checkpoint, features_dir):
+def test_sampling_rules_are_options(checkpoint, features_dir, monkeypatch):
+    import cuescore.models.amt as amt_model
+
     features = VideoFeatures.load(features_dir)
+    seen = []
+    sampler = amt_model.generate_chords
 
-    def labels(seed, **options):
-        engine = get_engine("amt", Controls(seed=seed), checkpoint=str(checkpoint), temperature=3.0, **options)
-        return engine.compose(features).record.chords_per_second
+    def recording(*args, **kwargs):  # the real sampler runs; the test sees what the engine asked of it
+        seen.append({k: kwargs[k] for k in ("no_n", "max_repeat", "top_k", "temperature")})
+        return sampler(*args, **kwargs)
 
-    for seed in range(3):
-        strict = labels(seed, max_repeat=1)
-        assert all(a != b for a, b in zip(strict, strict[1:])) and "N" not in strict
-    assert get_engine("amt", Controls(), checkpoint=str(checkpoint), allow_n=True).options["allow_n"] is True
+    monkeypatch.setattr(amt_model, "generate_chords", recording)
+    strict = get_engine("amt", Controls(seed=1), checkpoint=str(checkpoint), temperature=3.0, max_repeat=1)
+    labels = strict.compose(features).record.chords_per_second
+    assert all(a != b for a, b in zip(labels, labels[1:])) and "N" not in labels
+    free = get_engine("amt", Controls(), checkpoint=str(checkpoint), allow_n=True, max_repeat=0, top_k=5)
+    free.compose(features)
+    assert seen == [{"no_n": True, "max_repeat": 1, "top_k": 0, "temperature": 3.0},
+                    {"no_n": False, "max_repeat": 0, "top_k": 5, "temperature": 1.0}]
     with pytest.raises(OptionError, match="--max-repeat -1 is not allowed"):
         get_engine("amt", Controls(), checkpoint=str(checkpoint), max_repeat=-1)
 
