@@ -1,0 +1,48 @@
+"""`cuescore dataset build`: training data from music videos."""
+
+from __future__ import annotations
+
+import argparse
+
+from cuescore.cli.common import Parser
+from cuescore.errors import CuescoreError
+
+
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from cuescore.data.builder import build_dataset
+
+    report = build_dataset(args.videos, args.output, encoder=args.encoder, device=args.device, seed=args.seed,
+                           split=tuple(args.split), density=args.density, ids=args.ids, progress=True)
+    print(report.summary())
+    if not report.written:
+        raise CuescoreError(f"no video was added to {args.output}: every input was skipped (reasons above)")
+    return 0
+
+
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dataset", help="build training data (MuVi-Sync layout) from music videos",
+                       description="Training data for the learned engines.")
+    actions = p.add_subparsers(dest="dataset_command", metavar="ACTION", parser_class=Parser, required=True)
+    b = actions.add_parser("build", help="turn music videos into a MuVi-Sync-layout training set",
+                           description="Analyse each video, label its own soundtrack per second (chords, key, "
+                                       "loudness, note density) and write both in the MuVi-Sync layout under ROOT; "
+                                       "videos without audio are skipped.")
+    b.add_argument("videos", nargs="+", metavar="VIDEOS", help="video files, or folders whose videos are all used")
+    b.add_argument("-o", "--output", required=True, metavar="ROOT", help="dataset folder (created; an existing one is added to)")
+    b.add_argument("--encoder", default="handcrafted",
+                   help="semantic encoder: 'handcrafted' (no weights) or 'clip:<folder or hub id>' (default: handcrafted)")
+    b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for learned encoders")
+    b.add_argument("--seed", type=int, default=0, help="seed of the train/val/test assignment (default: 0)")
+    b.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"),
+                   help="fractions of the new videos per split (default: 0.8 0.1 0.1)")
+    b.add_argument("--density", default="auto", choices=("auto", "basic-pitch", "onsets"),
+                   help="how notes are counted for note density: basic-pitch (transcription model), onsets "
+                        "(rough, no extra package) or auto (basic-pitch when installed; default)")
+    b.add_argument("--ids", default="number", choices=("number", "stem"),
+                   help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
+    b.set_defaults(func=_cmd_dataset_build)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register dataset."""
+    _add_dataset(sub)
