@@ -1,7 +1,7 @@
 """`cuescore serve` driven through gradio_client, against a real server on a free loopback port:
 generation and downloads, rejected uploads with the CLI's message, concurrent jobs, expiry of
-session folders and their removal on shutdown. The tests run in file order on one server; the
-last one shuts it down."""
+session folders and their removal on shutdown. The tests run in file order on the session's
+server (conftest `web_server`); the last one shuts it down."""
 
 from __future__ import annotations
 
@@ -19,19 +19,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from cuescore.controls import CONTROLS, DEFAULTS  # noqa: E402
 from video_factory import make_video  # noqa: E402
-from web_fixtures import start_server  # noqa: E402
-
-KEEP_MINUTES = 0.1
-"""Idle session folders are removed after 6 s."""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("serve")
-    # 0.05 min = 3 s: the 2 s clip is accepted, the 4 s clip is too long
-    srv = start_server(cwd, "--max-minutes", "0.05", "--jobs", "2", "--keep-minutes", str(KEEP_MINUTES))
-    yield srv
-    srv.stop()
+from web_fixtures import KEEP_MINUTES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +50,16 @@ def _audio_seconds(path: Path) -> float:
         return float(stream.duration * stream.time_base)
 
 
-def test_page_offers_every_control_of_the_table(server, tmp_path):
-    parameters = _client(server, tmp_path).view_api(return_format="dict")["named_endpoints"]["/generate"]["parameters"]
+def test_page_offers_every_control_of_the_table(web_server, tmp_path):
+    parameters = _client(web_server, tmp_path).view_api(return_format="dict")["named_endpoints"]["/generate"]["parameters"]
     labels = [p["label"] for p in parameters]
     shown = [name.replace("_", " ") for name, spec in CONTROLS.items() if spec.kind != "path"]
     assert labels[:3] == ["video", "candidates", "engine"]
     assert labels[3:] == shown  # only "affective" is offered here, and it declares no options
 
 
-def test_generate_gives_midi_and_a_video_with_music_of_its_length(server, clips, tmp_path):
-    result = _generate(_client(server, tmp_path), clips["short"], candidates=2)
+def test_generate_gives_midi_and_a_video_with_music_of_its_length(web_server, clips, tmp_path):
+    result = _generate(_client(web_server, tmp_path), clips["short"], candidates=2)
     status, files = result[0], _downloads(result)
     assert "seed 0" in status and "seed 1" in status
     assert len(result[-1]) == 10  # 2 candidates x (mp4, mid, wav, json, png)
@@ -79,25 +67,24 @@ def test_generate_gives_midi_and_a_video_with_music_of_its_length(server, clips,
     assert sum(len(i.notes) for i in midi.instruments) > 0
     assert _audio_seconds(files[".mp4"]) == pytest.approx(2.0, abs=0.1)
     assert files[".png"].stat().st_size > 10_000
-    sessions = [p for p in (server.root / "sessions").iterdir()]
-    assert sessions and any(sessions[0].rglob("*.mid"))
+    assert any(web_server.root.glob("sessions/*/job*/short_seed1.mid"))  # in the session's own folder
 
 
 @pytest.mark.parametrize("clip, message", [("text", "notes.mp4: not a media file"),
                                            ("long", "lasts 0.07 min; this server takes videos up to 0.05 min")])
-def test_bad_upload_is_one_line_and_the_server_keeps_serving(server, clips, tmp_path, clip, message):
-    client = _client(server, tmp_path)
+def test_bad_upload_is_one_line_and_the_server_keeps_serving(web_server, clips, tmp_path, clip, message):
+    client = _client(web_server, tmp_path)
     with pytest.raises(AppError) as caught:
         _generate(client, clips[clip])
     text = str(caught.value)
     assert message in text and "\n" not in text and "Traceback" not in text
-    assert str(server.root) not in text  # the server's paths are not shown
+    assert str(web_server.root) not in text  # the server's paths are not shown
     assert ".mid" in _downloads(_generate(client, clips["short"]))
 
 
-def test_bad_option_shows_the_cli_message(server, clips, tmp_path):
+def test_bad_option_shows_the_cli_message(web_server, clips, tmp_path):
     with pytest.raises(AppError, match="option key: 'H major' is not allowed; allowed: a key like 'A minor'"):
-        _client(server, tmp_path).predict(handle_file(str(clips["short"])), 1, "affective",
+        _client(web_server, tmp_path).predict(handle_file(str(clips["short"])), 1, "affective",
                                           *_with(key="H major"), api_name="/generate")
 
 
@@ -107,21 +94,21 @@ def _with(**changes) -> list:
     return [changes.get(n, "" if DEFAULTS[n] is None else DEFAULTS[n]) for n in shown]
 
 
-def test_two_requests_at_once_both_finish(server, clips, tmp_path):
-    clients = [_client(server, tmp_path / str(i)) for i in range(2)]
+def test_two_requests_at_once_both_finish(web_server, clips, tmp_path):
+    clients = [_client(web_server, tmp_path / str(i)) for i in range(2)]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda c: _generate(c, clips["short"]), clients))
     assert all(".mid" in _downloads(r) for r in results)
 
 
-def test_session_folders_are_removed_after_their_expiry(server):
+def test_session_folders_are_removed_after_their_expiry(web_server):
     deadline = time.monotonic() + KEEP_MINUTES * 60 + 15
-    while any((server.root / "sessions").iterdir()) and time.monotonic() < deadline:
+    while any((web_server.root / "sessions").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not any((server.root / "sessions").iterdir())
+    assert not any((web_server.root / "sessions").iterdir())
 
 
-def test_shutdown_removes_every_temporary_file(server):
-    assert server.root.is_dir()
-    server.stop()
-    assert not server.root.exists()
+def test_shutdown_removes_every_temporary_file(web_server):
+    assert web_server.root.is_dir()
+    web_server.stop()
+    assert not web_server.root.exists()

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+KEEP_MINUTES = 0.1
+"""The test server removes idle session folders after 6 s."""
+MAX_MINUTES = 0.05
+"""It takes videos up to 3 s: a 2 s clip is accepted, a 4 s clip is too long."""
+SERVER_ARGS = ("--max-minutes", str(MAX_MINUTES), "--jobs", "2", "--keep-minutes", str(KEEP_MINUTES))
 
 
 @dataclass

@@ -67,20 +67,21 @@ class WebApp:
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="status")
                 with gr.Row():
-                    players, timelines = [], []
+                    columns, players, timelines = [], [], []
                     for i in range(MAX_CANDIDATES):
-                        with gr.Column(min_width=240):
-                            players.append(gr.Video(label=f"candidate {i + 1}", visible=i == 0, interactive=False,
+                        with gr.Column(min_width=240, visible=i == 0) as column:
+                            columns.append(column)
+                            players.append(gr.Video(label=f"candidate {i + 1}", interactive=False,
                                                     elem_id=f"player{i}"))
-                            timelines.append(gr.Image(label="timeline", type="filepath", visible=i == 0,
-                                                      interactive=False, elem_id=f"timeline{i}"))
+                            timelines.append(gr.Image(label="timeline: video features above the music",
+                                                      type="filepath", interactive=False, elem_id=f"timeline{i}"))
                 downloads = gr.File(label="downloads: MP4, MIDI, WAV, JSON, timeline PNG", file_count="multiple",
                                     interactive=False, elem_id="downloads")
         demo.click(self._demo_clip, outputs=video, api_name="demo_clip")
         engine.change(lambda name: [gr.Group(visible=n == name) for n in self.form.groups],
                       inputs=engine, outputs=list(self.form.groups.values()), api_name=False)
         button.click(self._generate, inputs=[video, count, engine, *self.form.inputs],
-                     outputs=[status, *players, *timelines, downloads], api_name="generate")
+                     outputs=[status, *players, *timelines, downloads, *columns], api_name="generate")
 
     def _demo_clip(self) -> str:
         """The built-in demo clip, rendered once into the workspace."""
@@ -107,13 +108,13 @@ class WebApp:
         except Exception as exc:  # noqa: BLE001 - logged here; the page shows one line and keeps serving
             log.exception("generate failed")
             raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", print_exception=False) from None
-        players = [gr.Video(value=str(c.outputs["video"]), visible=True) for c in found]
-        timelines = [gr.Image(value=str(c.timeline), visible=True) for c in found]
-        hidden = MAX_CANDIDATES - len(found)
+        hidden = [None] * (MAX_CANDIDATES - len(found))
+        players = [str(c.outputs["video"]) for c in found] + hidden
+        timelines = [str(c.timeline) for c in found] + hidden
         files = [str(p) for c in found for p in (*c.outputs.values(), c.timeline)]
         status = "\n".join(f"- **seed {c.seed}**: {c.summary}" for c in found)
-        return [status, *players, *[gr.Video(value=None, visible=False)] * hidden,
-                *timelines, *[gr.Image(value=None, visible=False)] * hidden, files]
+        shown = [gr.Column(visible=i < len(found)) for i in range(MAX_CANDIDATES)]
+        return [status, *players, *timelines, files, *shown]
 
     def end_session(self, request: gr.Request) -> None:
         """The browser tab closed: remove that session's folder."""
@@ -151,8 +152,9 @@ def create_app(settings: ServerSettings) -> WebApp:
 def serve(settings: ServerSettings) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM), then remove every temporary file."""
     app = create_app(settings)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    if threading.current_thread() is threading.main_thread():  # Ctrl-C and SIGTERM stop it cleanly, even when
+        for signum in (signal.SIGINT, signal.SIGTERM):          # started in the background (SIGINT ignored)
+            signal.signal(signum, _interrupt)
     try:
         url = app.start()
         if not settings.loopback:

@@ -74,7 +74,7 @@ def available_engines(server_options: dict[str, Any]) -> dict[str, EngineInfo]:
     operator's path options (a checkpoint, a music model); others are not offered."""
     offered = {}
     for name, info in CATALOG.items():
-        if info.missing():
+        if info.missing() or _lacks_model(info, server_options):
             continue
         try:
             get_engine(name, Controls(), **engine_server_options(info, server_options))
@@ -82,6 +82,13 @@ def available_engines(server_options: dict[str, Any]) -> dict[str, EngineInfo]:
             continue
         offered[name] = info
     return offered
+
+
+def _lacks_model(info: EngineInfo, server_options: dict[str, Any]) -> bool:
+    """True for an engine that reads model files (it declares path options defaulting to None) when
+    the operator gave none of them: it cannot run, and building it just to hear so would import torch."""
+    paths = [o.name for o in info.options if o.kind == "path" and o.default is None]
+    return bool(paths) and all(server_options.get(name) is None for name in paths)
 
 
 def engine_server_options(info: EngineInfo, server_options: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""End to end in a real browser: Debian's Chromium, headless, driven by selenium, uploads a clip
+to `cuescore serve`, presses Generate, waits for the player and saves a screenshot.
+
+Skips where Chromium is absent: `apt-get install chromium chromium-driver` (as root; `.ci/run`
+does it) and `pip install selenium` (the 'test' extra) enable it. Set CUESCORE_SCREENSHOT=PATH
+to keep the screenshot (docs/serve.png was made so).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from video_factory import make_video
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ENABLE = ("needs Debian's Chromium and its driver: apt-get install chromium chromium-driver (as root; .ci/run "
+          "does it) and pip install selenium")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None, reason=f"no chromium/chromedriver: {ENABLE}")
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason=ENABLE)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def test_upload_generate_and_play_in_chromium(web_server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    clip = make_video(tmp_path / "clip.mp4", n_frames=40, fps=20)
+    browser.get(web_server.url)
+    wait = WebDriverWait(browser, 60)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input input[type=file]")))
+    upload.send_keys(str(clip))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input video")))
+    browser.find_element(By.CSS_SELECTOR, "#generate").click()
+    player = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#player0 video[src]")))
+    assert player.get_attribute("src")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "seed 0"))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline0 img")))
+    shot = tmp_path / "serve.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    if os.environ.get("CUESCORE_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["CUESCORE_SCREENSHOT"])
