@@ -19,7 +19,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from cuescore.controls import CONTROLS, DEFAULTS  # noqa: E402
 from video_factory import make_video  # noqa: E402
-from web_fixtures import KEEP_MINUTES  # noqa: E402
+from web_fixtures import KEEP_MINUTES, MAX_UPLOAD_MB  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,13 @@ def test_bad_upload_is_one_line_and_the_server_keeps_serving(web_server, clips, 
     assert message in text and "\n" not in text and "Traceback" not in text
     assert str(web_server.root) not in text  # the server's paths are not shown
     assert ".mid" in _downloads(_generate(client, clips["short"]))
+
+
+def test_uploads_over_the_size_cap_are_refused(web_server, tmp_path):
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * int(MAX_UPLOAD_MB * 1024 * 1024 + 1024))
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        _generate(_client(web_server, tmp_path), big)
 
 
 def test_bad_option_shows_the_cli_message(web_server, clips, tmp_path):

@@ -17,7 +17,9 @@ KEEP_MINUTES = 0.1
 """The test server removes idle session folders after 6 s."""
 MAX_MINUTES = 0.05
 """It takes videos up to 3 s: a 2 s clip is accepted, a 4 s clip is too long."""
-SERVER_ARGS = ("--max-minutes", str(MAX_MINUTES), "--jobs", "2", "--keep-minutes", str(KEEP_MINUTES))
+MAX_UPLOAD_MB = 1
+SERVER_ARGS = ("--max-minutes", str(MAX_MINUTES), "--jobs", "2", "--keep-minutes", str(KEEP_MINUTES),
+               "--max-upload-mb", str(MAX_UPLOAD_MB))
 
 
 @dataclass

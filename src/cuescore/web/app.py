@@ -57,7 +57,8 @@ class WebApp:
                 engine = gr.Dropdown([(f"{n} — {i.description}", n) for n, i in self.engines.items()], value=first,
                                      label="engine", elem_id="engine")
                 count = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="candidates",
-                                  info="soundtracks to write at once (seeds seed, seed+1, ...) from one analysis")
+                                  info="soundtracks to write at once (seeds seed, seed+1, ...) from one analysis",
+                                  elem_id="candidates")
                 for group, title in _GROUPS.items():
                     with gr.Accordion(title, open=False):
                         self.form.render_controls([n for n, s in CONTROLS.items() if s.group == group])
