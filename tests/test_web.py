@@ -18,6 +18,9 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from cuescore.controls import CONTROLS, DEFAULTS  # noqa: E402
+from cuescore.errors import OptionError  # noqa: E402
+from cuescore.web.jobs import ServerSettings  # noqa: E402
+from cuescore.web.workspace import Workspace  # noqa: E402
 from video_factory import make_video  # noqa: E402
 from web_fixtures import KEEP_MINUTES, MAX_UPLOAD_MB  # noqa: E402
 
@@ -30,6 +33,28 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return {"short": make_video(folder / "short.mp4", n_frames=40, fps=20),
             "long": make_video(folder / "long.mp4", n_frames=80, fps=20),
             "text": not_video}
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                             ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
+def test_only_loopback_addresses_count_as_local(host, loopback):
+    assert ServerSettings(host=host).loopback is loopback
+
+
+def test_server_limits_are_checked():
+    with pytest.raises(OptionError, match="--jobs 0 is out of range"):
+        ServerSettings(jobs=0)
+
+
+def test_workspace_keeps_running_jobs_and_sweeps_idle_sessions(tmp_path):
+    workspace = Workspace(keep_seconds=0.0, root=tmp_path / "root")
+    with workspace.job("a/../b") as folder:
+        (folder / "out.mid").write_bytes(b"MThd")
+        assert folder.parent == workspace.root / "sessions" / "a____b"  # the session id cannot leave the folder
+        assert workspace.sweep() == []  # a running job is never swept
+    assert workspace.sweep() == [folder.parent] and not folder.parent.exists()
+    workspace.close()
+    assert not workspace.root.exists()
 
 
 def _client(server, tmp_path: Path) -> Client:
@@ -51,7 +76,8 @@ def _audio_seconds(path: Path) -> float:
 
 
 def test_page_offers_every_control_of_the_table(web_server, tmp_path):
-    parameters = _client(web_server, tmp_path).view_api(return_format="dict")["named_endpoints"]["/generate"]["parameters"]
+    api = _client(web_server, tmp_path).view_api(return_format="dict")
+    parameters = api["named_endpoints"]["/generate"]["parameters"]
     labels = [p["label"] for p in parameters]
     shown = [name.replace("_", " ") for name, spec in CONTROLS.items() if spec.kind != "path"]
     assert labels[:3] == ["video", "candidates", "engine"]

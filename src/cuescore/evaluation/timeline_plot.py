@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PANELS = ("emotion", "valence / arousal", "motion", "tempo / BPM", "beats", "chords", "density / per bar", "energy / per bar",
-          "loudness / dBFS")
+PANELS = ("emotion", "valence / arousal", "motion", "tempo / BPM", "beats", "chords", "density / per bar",
+          "energy / per bar", "loudness / dBFS")
 """The figure's panels, top to bottom: three video rows, then six music rows."""
 
 _REQUIRED = ("duration", "emotion", "motion", "arousal", "cuts")

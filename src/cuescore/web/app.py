@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from cuescore.controls import CONTROLS
+from cuescore.controls import CONTROLS, GROUP_TITLES
 from cuescore.engines.catalog import DEFAULT_ENGINE
 from cuescore.errors import CuescoreError
 from cuescore.web.form import SettingsForm, available_engines
@@ -25,8 +25,6 @@ from cuescore.web.jobs import MAX_CANDIDATES, ServerSettings, check_upload, gene
 from cuescore.web.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-_GROUPS = {"music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)", "output": "output"}
 
 
 class WebApp:
@@ -59,7 +57,7 @@ class WebApp:
                 count = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="candidates",
                                   info="soundtracks to write at once (seeds seed, seed+1, ...) from one analysis",
                                   elem_id="candidates")
-                for group, title in _GROUPS.items():
+                for group, title in GROUP_TITLES.items():
                     with gr.Accordion(title, open=False):
                         self.form.render_controls([n for n, s in CONTROLS.items() if s.group == group])
                 with gr.Accordion("engine options", open=False):

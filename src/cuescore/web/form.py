@@ -17,7 +17,7 @@ import gradio as gr
 
 from cuescore.controls import CONTROLS, DEFAULTS, Control, Controls
 from cuescore.engines.catalog import CATALOG, EngineInfo, EngineOption
-from cuescore.errors import CuescoreError
+from cuescore.errors import CuescoreError, OptionError
 from cuescore.engines.base import get_engine
 
 _SERVER_SOUNDFONTS = ("auto", "bundled")
@@ -131,7 +131,7 @@ class SettingsForm:
     def read(self, engine: str, values: list[Any]) -> tuple[Controls, dict[str, Any]]:
         """(Controls, engine options) from the values of `inputs`; OptionError as on the command line."""
         if engine not in self.engines:
-            raise CuescoreError(f"engine '{engine}' is not offered here; choose one of: {', '.join(self.engines)}")
+            raise OptionError(f"engine '{engine}' is not offered here; choose one of: {', '.join(self.engines)}")
         given = dict(zip([*(n for n in CONTROLS if n in self.controls), *self.options], values))
         controls = Controls.from_options(**{name: _blank(given[name]) for name in self.controls})
         options = {name: _blank(value) for (owner, name), value in

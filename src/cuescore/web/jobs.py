@@ -103,7 +103,7 @@ def generate_candidates(
     suffix = default_output(video, info.codec).suffix
     candidates = []
     for i, seed in enumerate(seeds):
-        def report(stage: str, done: float, i: int = i) -> None:
+        def report(stage: str, done: float, i: int = i, seed: int = seed) -> None:
             progress(share * (1 + i + done), f"candidate {i + 1}/{count} (seed {seed}): {stage}")
 
         out = folder / f"{Path(video).stem}_seed{seed}{suffix}"
