@@ -36,22 +36,37 @@ def browser():
     driver.quit()
 
 
+def _until(browser, condition, what: str, server_log=None):
+    """Wait up to 90 s for `condition`; on timeout fail with what the page and the server said."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(browser, 90).until(condition)
+    except TimeoutException:
+        page = browser.find_element("tag name", "body").text
+        log = server_log.read_text()[-3000:] if server_log is not None else ""
+        pytest.fail(f"{what}; the page says:\n{page}\n--- server log:\n{log}")
+
+
 def test_upload_generate_and_play_in_chromium(web_server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
+
+    def until(condition, what):
+        return _until(browser, condition, what, web_server.log)
 
     clip = make_video(tmp_path / "clip.mp4", n_frames=40, fps=20)
     browser.get(web_server.url)
-    wait = WebDriverWait(browser, 60)
-    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input input[type=file]")))
-    upload.send_keys(str(clip))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input video")))
-    browser.find_element(By.CSS_SELECTOR, "#generate").click()
-    player = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#player0 video[src]")))
+    until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input input[type=file]")),
+          "the page shows no upload field").send_keys(str(clip))
+    until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-input video")), "the upload never showed")
+    until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#generate")), "Generate is not clickable").click()
+    player = until(ec.presence_of_element_located((By.CSS_SELECTOR, "#player0 video[src]")),
+                   "no player appeared after Generate")
     assert player.get_attribute("src")
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "seed 0"))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline0 img")))
+    until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "seed 0"), "no summary line")
+    until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline0 img")), "no timeline under the player")
     shot = tmp_path / "serve.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     if os.environ.get("CUESCORE_SCREENSHOT"):

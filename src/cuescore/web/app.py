@@ -103,10 +103,11 @@ class WebApp:
                                             lambda done, what: progress(done, desc=what))
         except CuescoreError as exc:  # the upload's server path is shown as the name the user gave it
             message = str(exc).replace(str(video), Path(video).name) if video else str(exc)
-            raise gr.Error(message, print_exception=False) from None
+            raise gr.Error(message, duration=None, print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - logged here; the page shows one line and keeps serving
             log.exception("generate failed")
-            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", print_exception=False) from None
+            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=None,
+                           print_exception=False) from None
         hidden = [None] * (MAX_CANDIDATES - len(found))
         players = [str(c.outputs["video"]) for c in found] + hidden
         timelines = [str(c.timeline) for c in found] + hidden
