@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,10 @@ def serve(settings: ServerSettings) -> None:
                   file=sys.stderr, flush=True)
         print(f"cuescore serve: {url} (engines: {', '.join(app.engines)}; temporary files in {app.workspace.root}, "
               "removed on exit; Ctrl-C stops)", flush=True)
-        app.blocks.block_thread()
+        while True:  # not gradio's block_thread: it closes the server itself, and closing twice waits twice
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("cuescore serve: stopping", flush=True)
     finally:
         app.close()
 
