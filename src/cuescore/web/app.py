@@ -102,12 +102,11 @@ class WebApp:
             with self.workspace.job(request.session_hash or "anonymous") as folder:
                 found = generate_candidates(video, folder, controls, engine, options, int(count), info,
                                             lambda done, what: progress(done, desc=what))
-        except CuescoreError as exc:  # the upload's server path is shown as the name the user gave it
-            message = str(exc).replace(str(video), Path(video).name) if video else str(exc)
-            raise gr.Error(message, duration=None, print_exception=False) from None
+        except CuescoreError as exc:
+            raise gr.Error(self._public(str(exc), video), duration=None, print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - logged here; the page shows one line and keeps serving
             log.exception("generate failed")
-            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=None,
+            raise gr.Error(self._public(f"internal error: {type(exc).__name__}: {exc}", video), duration=None,
                            print_exception=False) from None
         hidden = [None] * (MAX_CANDIDATES - len(found))
         players = [str(c.outputs["video"]) for c in found] + hidden
@@ -116,6 +115,12 @@ class WebApp:
         status = "\n".join(f"- **seed {c.seed}**: {c.summary}" for c in found)
         shown = [gr.Column(visible=i < len(found)) for i in range(MAX_CANDIDATES)]
         return [status, *players, *timelines, files, *shown]
+
+    def _public(self, message: str, video: str | None) -> str:
+        """`message` without the server's folders: the upload is named as the user named it."""
+        if video:
+            message = message.replace(str(video), Path(video).name)
+        return message.replace(f"{self.workspace.root}/", "")
 
     def end_session(self, request: gr.Request) -> None:
         """The browser tab closed: remove that session's folder."""
