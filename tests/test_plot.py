@@ -66,3 +66,13 @@ def test_missing_result_and_non_png_output_are_exit_2(result, tmp_path):
     assert code == 2 and "no such file" in err
     code, _, err = cli("plot", result, "-o", tmp_path / "timeline.jpg")
     assert code == 2 and "name the output .png" in err
+
+
+def test_a_result_without_a_score_keeps_every_panel(result):
+    """An engine that writes audio itself records no plan: the music rows say so, the video rows stay."""
+    data = load_result(result)
+    audio_only = {key: data[key] for key in ("duration", "emotion", "motion", "valence", "arousal", "cuts")}
+    fig = timeline_figure(audio_only, result.with_suffix(".wav"))
+    assert len(fig.axes) == len(PANELS)
+    assert fig.axes[0].collections and fig.axes[2].lines  # emotion and motion drawn
+    assert "no score" in fig.axes[3].texts[0].get_text() and fig.axes[-1].lines  # loudness from the WAV
