@@ -5,6 +5,7 @@ server (conftest `web_server`); the last one shuts it down."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +20,8 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from cuescore.controls import CONTROLS, DEFAULTS  # noqa: E402
 from cuescore.errors import OptionError  # noqa: E402
-from cuescore.web.jobs import ServerSettings  # noqa: E402
+from cuescore.controls import Controls  # noqa: E402
+from cuescore.web.jobs import ServerSettings, check_upload, generate_candidates  # noqa: E402
 from cuescore.web.workspace import Workspace  # noqa: E402
 from video_factory import make_video  # noqa: E402
 from web_fixtures import KEEP_MINUTES, MAX_UPLOAD_MB  # noqa: E402
@@ -55,6 +57,24 @@ def test_workspace_keeps_running_jobs_and_sweeps_idle_sessions(tmp_path):
     assert workspace.sweep() == [folder.parent] and not folder.parent.exists()
     workspace.close()
     assert not workspace.root.exists()
+
+
+def test_candidates_share_one_analysis_and_report_every_stage(clips, tmp_path):
+    reports = []
+    info = check_upload(clips["short"], ServerSettings(max_minutes=0.05))
+    found = generate_candidates(clips["short"], tmp_path, Controls(seed=5), "affective", {}, 2, info,
+                                lambda done, what: reports.append((done, what)))
+    assert [c.seed for c in found] == [5, 6] and all(c.timeline.is_file() for c in found)
+    assert sorted(found[0].outputs) == ["json", "midi", "video", "wav"]
+    for candidate in found:  # the video was analysed once, before the candidates: theirs took no time
+        assert json.loads(candidate.outputs["json"].read_text())["timings"]["analysis"] < 0.05
+    whats = [what for _, what in reports]
+    assert whats[0] == "analysis" and whats[-1] == "done"
+    for i, seed in ((1, 5), (2, 6)):
+        stages = [w.rsplit(": ", 1)[1] for w in whats if w.startswith(f"candidate {i}/2 (seed {seed})")]
+        assert stages == ["analysis", "composition", "synthesis", "mastering", "mux", "done"]
+    shares = [done for done, _ in reports]
+    assert shares == sorted(shares) and shares[0] == 0 and shares[-1] == 1
 
 
 def _client(server, tmp_path: Path) -> Client:
