@@ -156,6 +156,23 @@ CATALOG: dict[str, EngineInfo] = {
             _DEVICE,
         ),
         requires=("torch", "transformers", "safetensors"), install_hint="pip install torch transformers safetensors"),
+    "guided": EngineInfo(
+        "guided", "cuescore.engines.guided:GuidedEngine",
+        "the affective engine's plan and score played by MusicGen-melody, conditioned on the score's chroma and "
+        "a caption (--music-model, e.g. facebook/musicgen-melody); --mix blends in the SoundFont render",
+        options=(
+            EngineOption("music_model", "path", None, "MusicGen(-melody) folder or hub id in the local Hugging Face "
+                         "cache", nullable=True, metavar="MODEL"),
+            EngineOption("prompt", "str", None, "text for the music model", nullable=True, metavar="TEXT"),
+            EngineOption("mix", "float", 1.0, "share of the neural audio in the soundtrack; the rest is the score's "
+                         "SoundFont render (0 = the render alone, no generation)", low=0, high=1),
+            EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
+            EngineOption("top_k", "int", 250, "sample among the k likeliest tokens; 0 = all", low=0, high=4096,
+                         metavar="K"),
+            _TEMPERATURE,
+            _DEVICE,
+        ),
+        requires=("torch", "transformers", "safetensors"), install_hint="pip install torch transformers safetensors"),
 }
 """Engine name → declaration, in the order the CLI lists them."""
 
