@@ -62,6 +62,12 @@ def test_guided_scores_a_clip_to_its_exact_length_with_plan_and_midi(melody_dir,
     assert record["captions"][0].startswith("gentle piano. ") and f"{round(data['tempo_bpm'])} BPM" in record["captions"][0]
     assert record["planner"] == "affective" and "roman_numerals" in record["planner_record"]
     assert data["soundfont"] is None
+    code, printed, err = cli("evaluate", out)  # the scored video: its own sound, its OUT.json's cuts and plan
+    assert code == 0, err
+    metrics = json.loads(printed)
+    assert {"cut_on_beat", "audio_cut_on_beat", "audio_tempo_bpm"} <= set(metrics)
+    assert metrics["tempo_agreement"]["plan_tempo_bpm"] == round(data["tempo_bpm"], 3)
+    assert metrics["chord_agreement"]["spans"]
 
 
 def test_mix_blends_the_render_at_its_rate(melody_dir, clip, tmp_path):
