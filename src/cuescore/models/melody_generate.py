@@ -133,12 +133,12 @@ def prefix_window(music, memories: tuple, prompt: Tensor, new_frames: int, sampl
     start = torch.full((batch, codebooks, 1), start_id, dtype=torch.long, device=prompt.device)
     input_ids = torch.cat([start, prompt], dim=-1).reshape(batch * codebooks, prompt_frames + 1)
     config = _generation_config(music, sampling)
+    config.update(max_length=prompt_frames + new_frames + codebooks)  # K - 1 steps more for the delay pattern
     with _null_prefix(music.decoder, null if config.guidance_scale else None):
         codes = music.decoder.generate(
             input_ids=input_ids,
             attention_mask=torch.ones(batch, prompt_frames + 1, dtype=torch.long, device=prompt.device),
             encoder_hidden_states=prefix.to(music.dtype),
             generation_config=config,
-            max_length=prompt_frames + new_frames + codebooks,
         )
     return codes[:, :, prompt_frames:]

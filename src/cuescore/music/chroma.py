@@ -42,7 +42,7 @@ def _note_table(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     rows = [(n.start, n.end, n.pitch % 12, (n.velocity / 127.0) ** 2 * (t.volume / 127.0) ** 2)
             for t in melodic_tracks(score) for n in t.notes]
     if not rows:
-        return (np.zeros(0),) * 3 + (np.zeros(0),)
+        return np.zeros(0), np.zeros(0), np.zeros(0, int), np.zeros(0)
     table = np.asarray(rows, float)
     return table[:, 0], table[:, 1], table[:, 2].astype(int), table[:, 3]
 
@@ -92,7 +92,3 @@ def score_chroma(score: Score, start_s: float = 0.0, frames: int | None = None) 
     lead_in = pitch_energy(score, np.array([start - 1.0 / CHROMA_RATE])) if start > 0 else np.zeros((1, 12))
     return one_hot_chroma(pitch_energy(score, times), int(np.argmax(lead_in[0])))
 
-
-def pitch_classes_at(score: Score, t: float) -> set[int]:
-    """Pitch classes of the melodic notes sounding at `t` seconds."""
-    return {n.pitch % 12 for track in melodic_tracks(score) for n in track.notes if n.start <= t < n.end}
