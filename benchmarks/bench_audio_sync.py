@@ -103,7 +103,7 @@ def main() -> None:
                 print(row(clip, "original", m, 0.0))
                 _pool(pooled, "original", m)
             for engine in args.engines.split(","):
-                out = cache / f"{Path(clip).stem}_{engine}.mp4"
+                out = cache / f"{Path(clip).stem}_{engine}.mkv"  # holds every codec (VP8 too)
                 started = time.perf_counter()
                 score_video(path, out, Controls(seed=0), features=features, engine=engine,
                             engine_options=engine_options(engine, args, cache))

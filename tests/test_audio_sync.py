@@ -81,10 +81,11 @@ def test_a_plan_gives_tempo_and_chord_agreement(cut_video, tmp_path):
     assert metrics["chord_agreement"]["chance"] == 0.25
 
 
-def test_cuts_outside_the_tracked_beats_count_on_an_onset():
-    rhythm = HeardRhythm(beats=np.array([2.0, 2.5, 3.0]), onsets=np.array([0.3, 2.0, 2.5, 3.0, 5.02]), tempo_bpm=120)
-    assert audio_cut_on_beat([0.32, 2.51, 5.0], rhythm) == (1.0, 2)
-    assert audio_cut_on_beat([0.5, 2.7, 4.0], rhythm) == (0.0, 2)
+def test_cuts_near_an_end_outside_the_tracked_beats_count_on_an_onset():
+    rhythm = HeardRhythm(beats=np.array([2.0, 2.5, 3.0]), onsets=np.array([0.3, 2.0, 2.5, 3.0, 5.5, 7.02]),
+                         tempo_bpm=120, duration=8.0)
+    assert audio_cut_on_beat([0.32, 2.51, 7.0], rhythm) == (1.0, 2)
+    assert audio_cut_on_beat([0.5, 2.7, 5.5, 7.5], rhythm) == (0.0, 2)  # 5.5: an onset, but mid-piece
     assert audio_cut_on_beat([], rhythm) == (None, 0)
 
 

@@ -112,6 +112,11 @@ _DEVICE = EngineOption("device", "str", "auto", "where learned models run: auto 
 _CHECKPOINT = EngineOption("checkpoint", "path", None, "checkpoint folder: for amt from `cuescore train amt` or "
                            "`cuescore convert` (or 'debug'); for codec from `cuescore train codec` or `cuescore "
                            "convert vidmuse`", nullable=True, metavar="PATH")
+_MUSIC_MODEL = EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
+                            "(codec: e.g. facebook/musicgen-small, with --checkpoint a local copy of its music model; "
+                            "guided: a MusicGen-melody, e.g. facebook/musicgen-melody)", nullable=True, metavar="MODEL")
+_PROMPT = EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
+                       nullable=True, metavar="TEXT")
 _TEMPERATURE = EngineOption("temperature", "float", 1.0, "sampling temperature; 0 = always the likeliest token",
                             low=0, high=3)
 
@@ -139,12 +144,9 @@ CATALOG: dict[str, EngineInfo] = {
         "a MusicGen language model writes the audio itself, conditioned on the video (--checkpoint) or on a "
         "caption of it (--music-model alone)",
         options=(
-            EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
-                         "(e.g. facebook/musicgen-small); with --checkpoint, a local copy of its music model",
-                         nullable=True, metavar="MODEL"),
+            _MUSIC_MODEL,
             _CHECKPOINT,
-            EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
-                         nullable=True, metavar="TEXT"),
+            _PROMPT,
             EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
             EngineOption("stride", "float", 29.5, "seconds between the starts of 30 s generation windows",
                          low=1, high=30, metavar="SECONDS"),
@@ -161,9 +163,8 @@ CATALOG: dict[str, EngineInfo] = {
         "the affective engine's plan and score played by MusicGen-melody, conditioned on the score's chroma and "
         "a caption (--music-model, e.g. facebook/musicgen-melody); --mix blends in the SoundFont render",
         options=(
-            EngineOption("music_model", "path", None, "MusicGen(-melody) folder or hub id in the local Hugging Face "
-                         "cache", nullable=True, metavar="MODEL"),
-            EngineOption("prompt", "str", None, "text for the music model", nullable=True, metavar="TEXT"),
+            _MUSIC_MODEL,
+            _PROMPT,
             EngineOption("mix", "float", 1.0, "share of the neural audio in the soundtrack; the rest is the score's "
                          "SoundFont render (0 = the render alone, no generation)", low=0, high=1),
             EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),

@@ -4,8 +4,10 @@ The plan-based metrics (`correspondence.evaluate`) read where a plan *put* its b
 what can be *heard*: the audio is beat-tracked (`librosa.beat.beat_track`) and
 
 - audio_cut_on_beat: share of the video's hard cuts within `AUDIO_BEAT_TOLERANCE` (70 ms) of a
-  tracked beat. Before the first tracked beat and after the last (where a tracker lacks context
-  and trims its beats) a note onset counts instead; `cuts_judged_by_onset` says how many.
+  tracked beat. Near either end (within `END_CONTEXT_S` of the start or the end, and before the
+  first tracked beat or after the last, where a tracker lacks context and trims its beats) a note
+  onset counts instead; `cuts_judged_by_onset` says how many. Elsewhere only beats count, so audio
+  the tracker finds no beat in (noise, a random model) does not pass on its onsets.
 - audio_tempo_bpm: the tracker's tempo.
 - with a plan: tempo agreement (the audio's tempo over the plan's; MIREX accuracy 1 = within 4 %,
   accuracy 2 = within 4 % of 1, 2, 3, 1/2 or 1/3 times it) and chord agreement: for each plan
@@ -40,15 +42,18 @@ ANALYSIS_RATE = 22050
 TEMPO_TOLERANCE = 0.04
 """Relative tempo error of MIREX's tempo accuracies."""
 OCTAVE_FACTORS = (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)
+END_CONTEXT_S = 2.0
+"""Seconds at either end of the audio where a cut outside the tracked beats may be judged by an onset."""
 
 
 @dataclass
 class HeardRhythm:
-    """What the beat tracker heard: beat and onset times (seconds) and the tempo (BPM)."""
+    """What the beat tracker heard: beat and onset times and the duration (seconds), the tempo (BPM)."""
 
     beats: np.ndarray
     onsets: np.ndarray
     tempo_bpm: float
+    duration: float
 
 
 def load_mono(path: str | os.PathLike) -> np.ndarray:
@@ -60,7 +65,8 @@ def track_rhythm(y: np.ndarray, sr: int = ANALYSIS_RATE) -> HeardRhythm:
     """Beats, onsets and tempo of mono audio `y` [N] at `sr` Hz."""
     tempo, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
     onsets = librosa.onset.onset_detect(y=y, sr=sr, units="time")
-    return HeardRhythm(np.asarray(beats, float), np.asarray(onsets, float), float(np.atleast_1d(tempo)[0]))
+    return HeardRhythm(np.asarray(beats, float), np.asarray(onsets, float), float(np.atleast_1d(tempo)[0]),
+                       y.size / sr)
 
 
 def _near(times: np.ndarray, t: float, tolerance: float) -> bool:
@@ -69,16 +75,18 @@ def _near(times: np.ndarray, t: float, tolerance: float) -> bool:
 
 def audio_cut_on_beat(cuts: list[float], rhythm: HeardRhythm, tolerance: float = AUDIO_BEAT_TOLERANCE,
                       ) -> tuple[float | None, int]:
-    """(share of `cuts` on a heard beat, or on an onset outside the tracked beats; None without
-    cuts, how many cuts were judged by onsets)."""
+    """(share of `cuts` on a heard beat, or on an onset near an end outside the tracked beats (see
+    the module docstring); None without cuts, how many cuts were judged by onsets)."""
     if not cuts:
         return None, 0
     beats = rhythm.beats
+    first, last = (float(beats[0]), float(beats[-1])) if beats.size else (np.inf, -np.inf)
     hits = by_onset = 0
     for cut in cuts:
-        inside = beats.size > 0 and beats[0] - tolerance <= cut <= beats[-1] + tolerance
-        by_onset += not inside
-        hits += _near(beats, cut, tolerance) or (not inside and _near(rhythm.onsets, cut, tolerance))
+        lead_in = cut < first - tolerance and cut <= END_CONTEXT_S
+        tail = cut > last + tolerance and cut >= rhythm.duration - END_CONTEXT_S
+        by_onset += int(lead_in or tail)
+        hits += _near(beats, cut, tolerance) or ((lead_in or tail) and _near(rhythm.onsets, cut, tolerance))
     return hits / len(cuts), by_onset
 
 
