@@ -117,7 +117,7 @@ def guided_memory(music, memories: tuple, guidance: float) -> tuple[Tensor, Tens
     return cross_attention_input(music, both, both_mask), both_mask
 
 
-def _generation_config(music, sampling: Sampling):
+def sampling_config(music, sampling: Sampling):
     """The model's generation config with `sampling` applied, for the decoder's own `generate`."""
     config = copy.deepcopy(music.generation_config)
     greedy = sampling.temperature <= 0
@@ -148,7 +148,7 @@ def generate_window(music, cross: Tensor, cross_mask: Tensor, prompt: Tensor, ne
         attention_mask=torch.ones(batch, prompt_frames + 1, dtype=torch.long, device=prompt.device),
         encoder_hidden_states=cross,
         encoder_attention_mask=cross_mask,
-        generation_config=_generation_config(music, sampling),
+        generation_config=sampling_config(music, sampling),
         # start token + frames, and K - 1 more steps for the delay pattern's last codebooks
         max_length=prompt_frames + new_frames + codebooks,
         # transformers 5.25's decoder-only `generate` would make one cache shared by self- and

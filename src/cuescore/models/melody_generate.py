@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cuescore.models.codec_generate import Sampling, _generation_config
+from cuescore.models.codec_generate import Sampling, sampling_config
 
 ChromaFn = Callable[[float], np.ndarray]
 """`chroma_for_window(start_s)` -> one-hot chroma [F <= 235, 12] of the 30 s from `start_s` on."""
@@ -132,7 +132,7 @@ def prefix_window(music, memories: tuple, prompt: Tensor, new_frames: int, sampl
     start_id = int(music.generation_config.decoder_start_token_id)
     start = torch.full((batch, codebooks, 1), start_id, dtype=torch.long, device=prompt.device)
     input_ids = torch.cat([start, prompt], dim=-1).reshape(batch * codebooks, prompt_frames + 1)
-    config = _generation_config(music, sampling)
+    config = sampling_config(music, sampling)
     config.update(max_length=prompt_frames + new_frames + codebooks)  # K - 1 steps more for the delay pattern
     with _null_prefix(music.decoder, null if config.guidance_scale else None):
         codes = music.decoder.generate(
