@@ -82,10 +82,10 @@ def test_a_plan_gives_tempo_and_chord_agreement(cut_video, tmp_path):
 
 
 def test_cuts_near_an_end_outside_the_tracked_beats_count_on_an_onset():
-    rhythm = HeardRhythm(beats=np.array([2.0, 2.5, 3.0]), onsets=np.array([0.3, 2.0, 2.5, 3.0, 5.5, 7.02]),
-                         tempo_bpm=120, duration=8.0)
-    assert audio_cut_on_beat([0.32, 2.51, 7.0], rhythm) == (1.0, 2)
-    assert audio_cut_on_beat([0.5, 2.7, 5.5, 7.5], rhythm) == (0.0, 2)  # 5.5: an onset, but mid-piece
+    rhythm = HeardRhythm(beats=np.array([2.0, 2.5, 3.0]), onsets=np.array([0.3, 2.0, 2.5, 3.0, 6.5, 11.02]),
+                         tempo_bpm=120, duration=12.0)
+    assert audio_cut_on_beat([0.32, 2.51, 11.0], rhythm) == (1.0, 2)
+    assert audio_cut_on_beat([0.5, 2.7, 6.5, 11.5], rhythm) == (0.0, 2)  # 6.5: an onset, but mid-piece
     assert audio_cut_on_beat([], rhythm) == (None, 0)
 
 

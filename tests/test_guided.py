@@ -59,7 +59,8 @@ def test_guided_scores_a_clip_to_its_exact_length_with_plan_and_midi(melody_dir,
     record = data["engine_record"]
     assert record["parts"] == {"plan": "affective", "score": "affective", "midi": "affective", "audio": "neural"}
     assert record["music_model"] == str(melody_dir) and record["windows"] == [[0.0, 3.0]]
-    assert record["captions"][0].startswith("gentle piano. ") and f"{round(data['tempo_bpm'])} BPM" in record["captions"][0]
+    caption = record["captions"][0]
+    assert caption.startswith("gentle piano. ") and f"{round(data['tempo_bpm'])} BPM" in caption
     assert record["planner"] == "affective" and "roman_numerals" in record["planner_record"]
     assert data["soundfont"] is None
     code, printed, err = cli("evaluate", out)  # the scored video: its own sound, its OUT.json's cuts and plan
@@ -137,9 +138,9 @@ def test_one_window_matches_the_models_own_generate(melody_dir):
         ours = generate_audio(music, condition, 3.0, sampling=Sampling(guidance=guidance, temperature=0),
                               window_fn=prefix_window)
         with torch.no_grad():
-            theirs = music.generate(**tokenizer(text, return_tensors="pt"), input_features=torch.from_numpy(chroma)[None],
-                                    do_sample=False, guidance_scale=guidance if guidance > 1 else None,
-                                    max_new_tokens=31)[0].numpy()
+            theirs = music.generate(**tokenizer(text, return_tensors="pt"),
+                                    input_features=torch.from_numpy(chroma)[None], do_sample=False,
+                                    guidance_scale=guidance if guidance > 1 else None, max_new_tokens=31)[0].numpy()
         assert ours.shape == (1, 24000)
         np.testing.assert_allclose(ours[:, :20000], theirs[:, :20000], atol=1e-6)
 
@@ -158,3 +159,32 @@ def test_the_chroma_prefix_changes_the_music(melody_dir):
                                 window_fn=prefix_window)
         codes.append(np.concatenate([b.numpy() for b in blocks], axis=-1))
     assert codes[0].shape == codes[1].shape and not np.array_equal(codes[0], codes[1])
+
+
+def test_prefix_and_null_are_the_models_own(melody_dir):
+    """The conditional prefix and the null prefix equal what MusicGen-melody's own `generate` builds
+    from `input_features` and text with guidance, and the decoder's guidance pairs them (not zeros)."""
+    import torch
+    from transformers import GenerationConfig
+
+    from cuescore.models.codec_model import load_music_model, load_music_tokenizer
+    from cuescore.models.melody_generate import MelodyCondition, _null_prefix
+
+    music, tokenizer = load_music_model(melody_dir, melody=True), load_music_tokenizer(melody_dir)
+    chroma = np.eye(12, dtype=np.float32)[np.random.default_rng(1).integers(0, 12, 50)]
+    text = "dark strings"
+    tokens = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        theirs = music._prepare_encoder_hidden_states_kwargs_for_generation(
+            tokens.input_ids, {"attention_mask": tokens.attention_mask, "input_features": torch.from_numpy(chroma)[None]},
+            "input_ids", GenerationConfig(guidance_scale=3.0))["encoder_hidden_states"]
+        prefix, null = MelodyCondition(music, lambda start_s: chroma, caption=lambda a, b: text, tokenizer=tokenizer)(0, 3)
+    assert prefix.shape == (1, 235 + tokens.input_ids.shape[1], 32)
+    torch.testing.assert_close(torch.cat([prefix, null]), theirs)
+    ids = torch.full((2, 1), 32)
+    with _null_prefix(music.decoder, null):
+        inputs = music.decoder.prepare_inputs_for_generation(ids, encoder_hidden_states=prefix, guidance_scale=3.0,
+                                                             delay_pattern_mask=torch.full((2, 1), -1),
+                                                             is_first_iteration=True)
+    torch.testing.assert_close(inputs["encoder_hidden_states"], theirs)
+    assert "prepare_inputs_for_generation" not in vars(music.decoder)

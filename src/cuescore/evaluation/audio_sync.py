@@ -42,8 +42,9 @@ ANALYSIS_RATE = 22050
 TEMPO_TOLERANCE = 0.04
 """Relative tempo error of MIREX's tempo accuracies."""
 OCTAVE_FACTORS = (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)
-END_CONTEXT_S = 2.0
-"""Seconds at either end of the audio where a cut outside the tracked beats may be judged by an onset."""
+END_CONTEXT_S = 4.0
+"""Seconds at either end of the audio where a cut outside the tracked beats may be judged by an onset
+(librosa trims weak beats at the ends: 3.6 s of an affective render's fade on the shared clips)."""
 
 
 @dataclass

@@ -10,7 +10,8 @@ a prefix of the decoder's input sequence (checked against transformers 5.25's
 `input_features` (chroma) is one-hot per frame (its feature extractor's argmax). The null
 condition of classifier-free guidance is the chroma of silence (one-hot on bin 0, tiled) followed
 by zeros in place of the text. The decoder's own `generate` would put an all-zero prefix in the
-unconditional half; `_null_prefix` swaps in the model's real null instead, so one window with
+unconditional half; `_null_prefix` swaps in the model's real null instead (both halves checked against the
+model's own prefix), and one window with
 greedy decoding gives exactly the codes of the model's own `generate` (tests/test_guided.py).
 
 Windows come from `codec_generate.generate_codes` (token prompts across windows, chunked EnCodec
@@ -89,7 +90,8 @@ class MelodyCondition:
     @torch.no_grad()
     def __call__(self, start_s: float, end_s: float) -> tuple[Tensor, Tensor | None]:
         chroma = torch.as_tensor(np.asarray(self.chroma_for_window(start_s), np.float32), device=self.device)[None]
-        cond, null = [chroma_states(self.music, chroma)], [chroma_states(self.music, null_chroma(self.music, 1, self.device))]
+        silence = null_chroma(self.music, 1, self.device)
+        cond, null = [chroma_states(self.music, chroma)], [chroma_states(self.music, silence)]
         if self.caption is not None:
             text = self.caption(start_s, end_s)
             self.captions.append(text)
