@@ -86,6 +86,8 @@ def test_cuts_near_an_end_outside_the_tracked_beats_count_on_an_onset():
                          tempo_bpm=120, duration=12.0)
     assert audio_cut_on_beat([0.32, 2.51, 11.0], rhythm) == (1.0, 2)
     assert audio_cut_on_beat([0.5, 2.7, 6.5, 11.5], rhythm) == (0.0, 2)  # 6.5: an onset, but mid-piece
+    short = HeardRhythm(beats=np.array([4.0, 4.5]), onsets=np.array([1.0, 3.0]), tempo_bpm=120, duration=10.0)
+    assert audio_cut_on_beat([1.0, 3.0], short) == (0.5, 1)  # ends of a 10 s piece: its first and last 2 s
     assert audio_cut_on_beat([], rhythm) == (None, 0)
 
 

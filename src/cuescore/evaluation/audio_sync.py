@@ -4,9 +4,9 @@ The plan-based metrics (`correspondence.evaluate`) read where a plan *put* its b
 what can be *heard*: the audio is beat-tracked (`librosa.beat.beat_track`) and
 
 - audio_cut_on_beat: share of the video's hard cuts within `AUDIO_BEAT_TOLERANCE` (70 ms) of a
-  tracked beat. Near either end (within `END_CONTEXT_S` of the start or the end, and before the
-  first tracked beat or after the last, where a tracker lacks context and trims its beats) a note
-  onset counts instead; `cuts_judged_by_onset` says how many. Elsewhere only beats count, so audio
+  tracked beat. Near either end (within `END_CONTEXT_S`, at most a fifth of the piece, of the start
+  or the end, and before the first tracked beat or after the last, where a tracker lacks context
+  and trims its beats) a note onset counts instead; `cuts_judged_by_onset` says how many. Elsewhere only beats count, so audio
   the tracker finds no beat in (noise, a random model) does not pass on its onsets.
 - audio_tempo_bpm: the tracker's tempo.
 - with a plan: tempo agreement (the audio's tempo over the plan's; MIREX accuracy 1 = within 4 %,
@@ -82,10 +82,11 @@ def audio_cut_on_beat(cuts: list[float], rhythm: HeardRhythm, tolerance: float =
         return None, 0
     beats = rhythm.beats
     first, last = (float(beats[0]), float(beats[-1])) if beats.size else (np.inf, -np.inf)
+    context = min(END_CONTEXT_S, rhythm.duration / 5)
     hits = by_onset = 0
     for cut in cuts:
-        lead_in = cut < first - tolerance and cut <= END_CONTEXT_S
-        tail = cut > last + tolerance and cut >= rhythm.duration - END_CONTEXT_S
+        lead_in = cut < first - tolerance and cut <= context
+        tail = cut > last + tolerance and cut >= rhythm.duration - context
         by_onset += int(lead_in or tail)
         hits += _near(beats, cut, tolerance) or ((lead_in or tail) and _near(rhythm.onsets, cut, tolerance))
     return hits / len(cuts), by_onset
