@@ -102,3 +102,5 @@ def test_options_that_do_not_fit_the_target_are_one_line_errors(cut_video, tmp_p
     assert code == 2 and "--plan needs --video" in err
     code, _, err = cli("evaluate", tmp_path / "p.json", "--video", cut_video)
     assert code == 2 and "--video applies to an audio or video target" in err
+    code, _, err = cli("evaluate", wav)
+    assert code == 2 and "for an audio file give --video VIDEO" in err and err.count("\n") == 1

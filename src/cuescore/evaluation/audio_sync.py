@@ -161,7 +161,12 @@ def evaluate_scored_video(video_out: str | os.PathLike) -> dict:
     (`correspondence.evaluate_plan`: cut_on_beat, ...) are reported too; else the cuts are detected."""
     beside = Path(video_out).with_suffix(".json")
     if not beside.is_file():
-        return evaluate_audio(video_out, video_hard_cuts(video_out))
+        try:
+            cuts = video_hard_cuts(video_out)
+        except InputError:
+            raise InputError(f"{video_out}: not a video with sound (and no {beside.name} beside it); for an audio "
+                             "file give --video VIDEO") from None
+        return evaluate_audio(video_out, cuts)
     cuts = list(json.loads(beside.read_text()).get("cuts", []))
     try:
         plan, _ = load_plan(beside)
