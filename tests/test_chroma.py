@@ -55,3 +55,17 @@ def test_silence_keeps_the_class_before_it():
     lead = Track("lead", 73, notes=[Note(67, 0.0, 1.0, 100)])
     chroma = score_chroma(Score([lead], [TempoChange(0.0, 120.0)], 3.0))
     assert np.all(chroma.argmax(axis=1) == 7)
+
+
+def test_an_arranged_scores_chroma_names_a_note_sounding_in_each_frames_window(score):
+    """The arranged 20 s plan: every frame's class is a melodic note sounding inside the extractor's
+    window around it (never one only the bass or the drums play)."""
+    chroma = score_chroma(score)
+    assert chroma.shape == (int(np.ceil(score.duration * CHROMA_RATE)), 12)
+    tracks = melodic_tracks(score)
+    assert {t.name for t in tracks} == {t.name for t in score.tracks} - {"bass", "drums"}
+    for i, cls in enumerate(chroma.argmax(axis=1)):
+        t = i / CHROMA_RATE
+        near = {n.pitch % 12 for tr in tracks for n in tr.notes
+                if n.start < t + WINDOW_S / 2 and n.end > t - WINDOW_S / 2}
+        assert not near or cls in near, (t, cls, near)
