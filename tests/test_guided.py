@@ -188,3 +188,28 @@ def test_prefix_and_null_are_the_models_own(melody_dir):
                                                              is_first_iteration=True)
     torch.testing.assert_close(inputs["encoder_hidden_states"], theirs)
     assert "prepare_inputs_for_generation" not in vars(music.decoder)
+
+
+def test_the_amt_engine_can_write_the_plan(melody_dir):
+    """--planner amt: the AMT ('debug' checkpoint) writes plan and score, the melody model plays them."""
+    features = make_features(4.0, cuts=[2.0])
+    features.semantic = np.random.default_rng(0).normal(size=(features.T, 16)).astype(np.float32)
+    features.encoder = {"name": "debug", "id": "debug", "dim": 16}
+    engine = get_engine("guided", Controls(seed=2), planner="amt", checkpoint="debug", music_model=str(melody_dir),
+                        guidance=1.0, device="cpu")
+    composition = engine.compose(features)
+    record = composition.record
+    assert record.parts == {"plan": "amt", "score": "amt", "midi": "amt", "audio": "neural"}
+    assert record.planner_record["checkpoint"] == "debug" and composition.plan.engine == "amt"
+    assert composition.audio.samples.shape == (1, 4 * 8000) and composition.score.tracks
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"planner": "amt", "mix": 0.0}, "--planner amt needs --checkpoint DIR"),
+    ({"checkpoint": "debug", "mix": 0.0}, "--checkpoint applies to engine guided only with --planner amt"),
+])
+def test_planner_and_checkpoint_go_together(options, message):
+    from cuescore.errors import OptionError
+
+    with pytest.raises(OptionError, match=message):
+        get_engine("guided", Controls(), **options)

@@ -111,7 +111,7 @@ _DEVICE = EngineOption("device", "str", "auto", "where learned models run: auto 
                        choices=("auto", "cpu", "cuda"))
 _CHECKPOINT = EngineOption("checkpoint", "path", None, "checkpoint folder: for amt from `cuescore train amt` or "
                            "`cuescore convert` (or 'debug'); for codec from `cuescore train codec` or `cuescore "
-                           "convert vidmuse`", nullable=True, metavar="PATH")
+                           "convert vidmuse`; for guided --planner amt, an amt one", nullable=True, metavar="PATH")
 _MUSIC_MODEL = EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
                             "(codec: e.g. facebook/musicgen-small, with --checkpoint a local copy of its music model; "
                             "guided: a MusicGen-melody, e.g. facebook/musicgen-melody)", nullable=True, metavar="MODEL")
@@ -160,11 +160,14 @@ CATALOG: dict[str, EngineInfo] = {
         requires=("torch", "transformers", "safetensors"), install_hint="pip install torch transformers safetensors"),
     "guided": EngineInfo(
         "guided", "cuescore.engines.guided:GuidedEngine",
-        "the affective engine's plan and score played by MusicGen-melody, conditioned on the score's chroma and "
-        "a caption (--music-model, e.g. facebook/musicgen-melody); --mix blends in the SoundFont render",
+        "the affective (or amt) engine's plan and score played by MusicGen-melody, conditioned on the score's "
+        "chroma and a caption (--music-model, e.g. facebook/musicgen-melody); --mix blends in the SoundFont render",
         options=(
             _MUSIC_MODEL,
             _PROMPT,
+            EngineOption("planner", "str", "affective", "what writes the plan and score the neural audio follows "
+                         "(amt needs --checkpoint)", choices=("affective", "amt")),
+            _CHECKPOINT,
             EngineOption("mix", "float", 1.0, "share of the neural audio in the soundtrack; the rest is the score's "
                          "SoundFont render (0 = the render alone, no generation)", low=0, high=1),
             EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),

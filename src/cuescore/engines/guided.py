@@ -1,7 +1,8 @@
 """The `guided` engine: neural audio that keeps the plan (issue 15).
 
-The affective engine writes the plan (beats, downbeats and chord changes on the cuts) and arranges
-the score; MusicGen-melody then writes the audio conditioned on
+The affective engine (or, with `--planner amt --checkpoint DIR`, the AMT engine) writes the plan
+(beats, downbeats and chord changes on the cuts) and arranges the score; MusicGen-melody then
+writes the audio conditioned on
 
 - the score's one-hot chromagram (`music.chroma`: drums and bass left out, chord tones and melody,
   7.8125 frames a second), the condition the model was trained to follow, so its harmony moves
@@ -13,7 +14,7 @@ Windows of 30 s, 29.5 s apart, continue each other through token prompts, each w
 the 30 s from its start (prompt region included), so nothing restarts at a cut or a section.
 `--mix` blends the SoundFont render of the same score in (`score_video` renders and blends it);
 `--mix 0` is the render alone and loads and runs no model. The MIDI and the plan are written as
-for the affective engine; the record says which parts are neural. The model's chroma is at
+for the planner alone; the record says which parts are neural. The model's chroma is at
 128 ms resolution: whether the audio's beats land on the cuts is measured
 (`cuescore evaluate OUT.mp4`), not assumed.
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 from cuescore.analysis.features import VideoFeatures
 from cuescore.engines.affective import AffectiveEngine
-from cuescore.engines.base import Composition, Engine, EngineRecord
+from cuescore.engines.base import AnalysisNeeds, Composition, Engine, EngineRecord
 from cuescore.engines.codec import TEXT_WINDOW_S, announce_licence, model_licence
 from cuescore.engines.codec_prompt import PromptWriter
 from cuescore.errors import OptionError
@@ -41,8 +42,8 @@ STRIDE_S = 29.5
 
 @dataclass
 class GuidedRecord(EngineRecord):
-    """What the guided engine did. parts: who wrote each output ("affective" for the plan, score and
-    MIDI; the audio "neural", "soundfont" or a blend); planner_record: the affective engine's record;
+    """What the guided engine did. parts: who wrote each output (the planner, "affective" or "amt",
+    for the plan, score and MIDI; the audio "neural", "soundfont" or a blend); planner_record: its record;
     then the neural side (None / empty with --mix 0): model, licence, captions, sampling, windows."""
 
     parts: dict[str, str]
@@ -75,10 +76,11 @@ def audio_parts(mix: float) -> str:
 
 
 class GuidedEngine(Engine):
-    """Affective plan and score, audio from MusicGen-melody following the score's chroma.
+    """A symbolic engine's plan and score, audio from MusicGen-melody following the score's chroma.
 
-    Options (see `catalog.CATALOG["guided"]`): music_model, prompt, mix, guidance, top_k,
-    temperature, device. The model loads here (not with --mix 0), so a missing one fails before analysis.
+    Options (see `catalog.CATALOG["guided"]`): music_model, prompt, planner (affective or amt),
+    checkpoint (amt's), mix, guidance, top_k, temperature, device. The models load here (the music
+    model not with --mix 0), so a missing one fails before analysis.
     """
 
     NAME = "guided"
@@ -86,6 +88,7 @@ class GuidedEngine(Engine):
     def __init__(self, controls, **options) -> None:
         super().__init__(controls, **options)
         o = self.options
+        self.planner = self._planner()
         self.music = self.tokenizer = self.device = self.licence = None
         if o["mix"] == 0:
             return
@@ -104,12 +107,29 @@ class GuidedEngine(Engine):
         self.licence = model_licence(o["music_model"])
         announce_licence(f"music model {o['music_model']}", self.licence)
 
-    def compose(self, features: VideoFeatures) -> Composition:
-        symbolic = AffectiveEngine(self.controls).compose(features)
+    def _planner(self) -> Engine:
+        """The symbolic engine that writes the plan and score: affective, or amt with --checkpoint."""
         o = self.options
+        if o["planner"] == "amt":
+            from cuescore.engines.amt import AMTEngine
+
+            if o["checkpoint"] is None:
+                raise OptionError("engine guided with --planner amt needs --checkpoint DIR (an amt checkpoint from "
+                                  "`cuescore train amt` or `cuescore convert video2music`)")
+            return AMTEngine(self.controls, checkpoint=o["checkpoint"], device=o["device"])
+        if o["checkpoint"] is not None:
+            raise OptionError("--checkpoint applies to engine guided only with --planner amt")
+        return AffectiveEngine(self.controls)
+
+    def analysis_needs(self) -> AnalysisNeeds:
+        return self.planner.analysis_needs()
+
+    def compose(self, features: VideoFeatures) -> Composition:
+        symbolic = self.planner.compose(features)
+        o, planner = self.options, self.options["planner"]
         record = GuidedRecord(
-            parts={"plan": "affective", "score": "affective", "midi": "affective", "audio": audio_parts(o["mix"])},
-            mix=o["mix"], planner="affective", planner_record=symbolic.record.to_dict())
+            parts={"plan": planner, "score": planner, "midi": planner, "audio": audio_parts(o["mix"])},
+            mix=o["mix"], planner=planner, planner_record=symbolic.record.to_dict())
         if self.music is None:
             return Composition(symbolic.plan, symbolic.score, None, record)
         audio = self._generate(features, symbolic.plan, symbolic.score, record)
