@@ -175,10 +175,11 @@ def test_prefix_and_null_are_the_models_own(melody_dir):
     text = "dark strings"
     tokens = tokenizer(text, return_tensors="pt")
     with torch.no_grad():
+        given = {"attention_mask": tokens.attention_mask, "input_features": torch.from_numpy(chroma)[None]}
         theirs = music._prepare_encoder_hidden_states_kwargs_for_generation(
-            tokens.input_ids, {"attention_mask": tokens.attention_mask, "input_features": torch.from_numpy(chroma)[None]},
-            "input_ids", GenerationConfig(guidance_scale=3.0))["encoder_hidden_states"]
-        prefix, null = MelodyCondition(music, lambda start_s: chroma, caption=lambda a, b: text, tokenizer=tokenizer)(0, 3)
+            tokens.input_ids, given, "input_ids", GenerationConfig(guidance_scale=3.0))["encoder_hidden_states"]
+        condition = MelodyCondition(music, lambda start_s: chroma, caption=lambda a, b: text, tokenizer=tokenizer)
+        prefix, null = condition(0, 3)
     assert prefix.shape == (1, 235 + tokens.input_ids.shape[1], 32)
     torch.testing.assert_close(torch.cat([prefix, null]), theirs)
     ids = torch.full((2, 1), 32)
