@@ -112,14 +112,10 @@ class TinySoundFontSynth(Synthesizer):
             return False
         return True
 
-    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
-        import tinysoundfont
+    MAX_VOICES = 512
 
-        synth = tinysoundfont.Synth(gain=self.GAIN_DB, samplerate=sample_rate)
-        try:
-            sfid = synth.sfload(str(soundfont), max_voices=512)
-        except Exception:
-            raise InputError(f"{soundfont}: the SoundFont cannot be loaded (corrupt or truncated)") from None
+    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
+        synth, sfid = self._synth(soundfont, sample_rate)
 
         def send(e: ChannelEvent) -> None:
             if e.kind == PROGRAM:
@@ -142,6 +138,40 @@ class TinySoundFontSynth(Synthesizer):
             synth.generate_simple(len(out), buffer=memoryview(out).cast("B"))
 
         return _play(events, start, stop, send, generate, wanted)
+
+    def _synth(self, soundfont: Path, sample_rate: int):
+        """(a fresh `tinysoundfont.Synth` playing a clone of the loaded `soundfont`, its sfid).
+        The bank is parsed once per process (`loaded_soundfont`); each render gets its own clone
+        (TinySoundFont's `tsf_copy`: shared samples, own voices and channels), which plays
+        exactly as a freshly loaded bank."""
+        import tinysoundfont
+        from tinysoundfont import _tinysoundfont
+
+        synth = tinysoundfont.Synth(gain=self.GAIN_DB, samplerate=sample_rate)
+        bank = _tinysoundfont.SoundFont(loaded_soundfont(soundfont))
+        bank.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, self.GAIN_DB)
+        bank.set_max_voices(self.MAX_VOICES)
+        synth.soundfonts[0], synth.next_sfid = bank, 1  # what `Synth.sfload` records for a bank
+        synth.channel = {channel: 0 for channel in range(16)}
+        return synth, 0
+
+
+def loaded_soundfont(soundfont: str | os.PathLike):
+    """The parsed TinySoundFont bank at `soundfont`, loaded once per process while the file stays
+    the same (path, size and modification time): a large bank such as FluidR3_GM takes 0.7 s to
+    parse, and a run renders many pieces (candidates and stems too). InputError when it cannot be loaded."""
+    stat = os.stat(soundfont)
+    return _load_soundfont(os.path.abspath(soundfont), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _load_soundfont(path: str, size: int, mtime_ns: int):
+    from tinysoundfont import _tinysoundfont
+
+    try:
+        return _tinysoundfont.SoundFont(path)
+    except Exception:
+        raise InputError(f"{path}: the SoundFont cannot be loaded (corrupt or truncated)") from None
 
 
 class FluidSynthSynth(Synthesizer):
