@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from cuescore.analysis import VideoFeatures, analyze
 from cuescore.controls import Controls
-from cuescore.engines import DEFAULT_ENGINE, Composition, get_engine
+from cuescore.engines import DEFAULT_ENGINE, Composition, engine_class, get_engine
 from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import VideoInfo, mux, probe, write_wav
@@ -218,9 +218,9 @@ def score_video(
     video = Path(video)
     info = probe(video)
     name = engine or DEFAULT_ENGINE
+    if stems:  # before the engine is built: a learned engine loads its models then
+        _check_stems(name, engine_class(name).WRITES_SCORE if composition is None else composition.audio is None)
     composer = get_engine(name, controls, **(engine_options or {}))
-    if stems:
-        _check_stems(name, composer.WRITES_SCORE if composition is None else composition.audio is None)
     needs = composer.analysis_needs() if features is None else None
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
     _check_outputs(video, paths, info)
