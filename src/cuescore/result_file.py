@@ -96,7 +96,7 @@ class ResultFile:
         size = os.path.getsize(path)
         if size != self.fingerprint["size"] or (
                 duration is not None and abs(duration - self.duration) > DURATION_TOLERANCE):
-            raise InputError(f"{self.path.name} belongs to another video ({self.fingerprint['size']} bytes, "
+            raise InputError(f"{self.path.name} belongs to another video ({self.fingerprint['size']:.0f} bytes, "
                              f"{self.duration:.2f} s); {path} has {size} bytes"
                              + ("" if duration is None else f", {duration:.2f} s"))
         return path

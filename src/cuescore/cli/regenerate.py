@@ -73,6 +73,7 @@ def _cmd_regenerate(args: argparse.Namespace) -> int:
 
     recorded = load_result(args.result)
     a, b = widened_range(recorded, args.start, args.end)
+    recorded.check_video(args.video)
     given = {k: v for k, v in given_controls(args).items() if k != "seed"}
     controls = Controls.from_options(**{**recorded.controls.to_dict(), **given}) if given else None
     print(f"cuescore: regenerating {a:.2f}-{b:.2f} s (asked {args.start:g}-{args.end:g} s, widened to the bar lines)",
