@@ -60,7 +60,7 @@ def test_regenerate_keeps_every_note_outside_the_widened_range(original, regener
     old = json.loads(result.read_text())
     a, b = new["regenerated"]["start"], new["regenerated"]["end"]
     assert a in old["downbeats"] and b in old["downbeats"] and a <= 5 < 9 <= b
-    assert f"regenerating {a:.2f}-{b:.2f} s (asked 5-9 s" in err and f"regenerated {a:.2f}-{b:.2f} s" in out
+    assert f"regenerated {a:.2f}-{b:.2f} s (asked 5-9 s, widened to bar lines) with seed 5" in out
     assert new["regenerated"]["seed"] == 5 and new["controls"]["seed"] == 5
     changed = 0
     for was, now in zip(old["score"]["tracks"], new["score"]["tracks"]):
@@ -94,8 +94,10 @@ def test_a_regenerated_result_reproduces_too(original, regenerated, tmp_path):
     (("--from", "5", "--to", "5"), "--from 5 must be below --to 5"),
     (("--from", "5", "--to", "400"), "the range 5..400 s lies outside the video; allowed: 0..16 s"),
     (("--from", "-1", "--to", "4"), "lies outside the video"),
+    (("--from", "2", "--to", "4", "--instruments", "piano"), "a range keeps the recorded parts"),
+    (("--from", "2", "--to", "4", "--tempo", "90"), "these controls change the beat grid"),
 ])
-def test_bad_ranges_are_one_line_and_write_nothing(original, tmp_path, args, message):
+def test_bad_ranges_and_controls_are_one_line_and_write_nothing(original, tmp_path, args, message):
     _, _, result = original
     code, _, err = cli("regenerate", result, *args, "-o", tmp_path / "x.mp4")
     assert code == 2 and message in err and err.count("\n") == 1, err

@@ -71,8 +71,8 @@ def regenerate_range(
     widened range is kept exactly. Writes `out` (default `regenerated_output`) and its .mid,
     .wav, .json; the original files are touched only when `out` names them.
     video: where the video is now (default: the recorded path).
-    OptionError for start >= end, a range outside the video, a result without a plan, or
-    controls that change the beat grid; InputError for a JSON that is not a cuescore result or
+    OptionError for start >= end, a range outside the video, a result without a plan, other
+    instruments, or controls that change the beat grid; InputError for a JSON that is not a cuescore result or
     a video that is missing or another one. All before any work.
     """
     result = load_result(result_json)
@@ -121,6 +121,9 @@ def _regeneration_controls(result: ResultFile, seed: int | None, controls: Contr
     SoundFont that rendered them), `seed` (default: the recorded seed + 1), and the recorded key
     unless a key or a contradicting mode is given."""
     base = result.reproducing_controls() if controls is None else controls
+    if base.instruments != result.controls.instruments:
+        raise OptionError(f"--instruments {base.instruments}: a range keeps the recorded parts and their instruments "
+                          f"({result.controls.instruments}); generate again to change them")
     if controls is not None and controls.soundfont == result.controls.soundfont:
         base = base.replace(soundfont=result.reproducing_controls().soundfont)
     base = base.replace(seed=regeneration_seed(result, seed))

@@ -76,10 +76,12 @@ def _cmd_regenerate(args: argparse.Namespace) -> int:
     recorded.check_video(args.video)
     given = {k: v for k, v in given_controls(args).items() if k != "seed"}
     controls = Controls.from_options(**{**recorded.controls.to_dict(), **given}) if given else None
-    print(f"cuescore: regenerating {a:.2f}-{b:.2f} s (asked {args.start:g}-{args.end:g} s, widened to the bar lines)",
-          file=sys.stderr)
+    progress = args.verbose or sys.stderr.isatty()
+    if progress:  # with the stage progress: the final line says it again
+        print(f"cuescore: regenerating {a:.2f}-{b:.2f} s (asked {args.start:g}-{args.end:g} s, widened to the bar "
+              "lines)", file=sys.stderr)
     result = regenerate_range(recorded.path, args.start, args.end, args.output, args.seed, controls,
-                              video=args.video, stems=args.stems, progress=args.verbose or sys.stderr.isatty())
+                              video=args.video, stems=args.stems, progress=progress)
     print(f"regenerated {a:.2f}-{b:.2f} s (asked {args.start:g}-{args.end:g} s, widened to bar lines) with seed "
           f"{regeneration_seed(recorded, args.seed)}; {result.summary()}")
     return 0
@@ -90,7 +92,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("regenerate", help="rewrite a time range of a written result, keeping the rest",
                        description="Rewrite seconds FROM..TO of the result in OUT.json (written by generate) with "
                                    "another seed or controls. The range is widened to the bar lines around it "
-                                   "(printed); every note outside it stays exactly as it was. Writes new outputs "
+                                   "(printed); every note outside it stays exactly as it was. Controls not given keep "
+                                   "their recorded values. Writes new outputs "
                                    "(default OUT_regen.mp4 beside OUT.json, with .mid, .wav, .json); the "
                                    "originals are overwritten only when -o names them.")
     p.add_argument("result", metavar="OUT.json", help="a result written by `cuescore generate`")
@@ -99,5 +102,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="output video (default: OUT_regen.mp4 beside OUT.json)")
     p.add_argument("--video", help="the scored video, if it has moved since OUT.json was written")
     p.add_argument("--stems", action="store_true", help="also write each part's stem (OUT.<part>.wav)")
-    add_control_arguments(p)  # --seed here is the new seed (default: the recorded one + 1)
+    add_control_arguments(p)
+    for action in p._actions:  # the table's --seed help describes generate's default
+        if action.dest == "seed":
+            action.help = "seed of the new version of the range (default: the recorded seed + 1)"
     p.set_defaults(func=_cmd_regenerate)
