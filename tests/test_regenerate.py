@@ -112,12 +112,15 @@ def test_foreign_json_and_other_videos_are_refused(original, tmp_path):
     moved = json.loads(result.read_text())
     moved["video"] = str(other)
     (tmp_path / "moved.json").write_text(json.dumps(moved))
+    moved["video"] = str(tmp_path / "gone.mp4")
+    (tmp_path / "gone.json").write_text(json.dumps(moved))
     out = tmp_path / "out"
     out.mkdir()
     for args, message in [
         (("regenerate", tmp_path / "plain.json", "--from", "1", "--to", "2"), "not a cuescore result"),
         (("regenerate", tmp_path / "broken.json", "--from", "1", "--to", "2"), "not a cuescore result"),
         (("regenerate", tmp_path / "moved.json", "--from", "1", "--to", "2"), "belongs to another video"),
+        (("regenerate", tmp_path / "gone.json", "--from", "1", "--to", "2"), "gone.mp4: the video of gone.json is missing"),
         (("generate", other, "--from-plan", result), "belongs to another video"),
         (("generate", clip, "--from-plan", result, "--seed", "3"), "leave out --seed"),
     ]:

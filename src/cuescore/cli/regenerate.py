@@ -50,7 +50,6 @@ def run_generate(args: argparse.Namespace) -> bool:
         return True
     if args.candidates is None:
         return False
-    from cuescore.analysis import VideoFeatures
     from cuescore.candidates import candidate_summary, score_candidates
     from cuescore.controls import Controls
     from cuescore.engines.catalog import engine_options_from_namespace
