@@ -89,3 +89,24 @@ def test_the_soundfont_is_parsed_once_and_its_clones_render_as_a_fresh_load(scor
 
     monkeypatch.setattr(synth.TinySoundFontSynth, "_synth", fresh)
     assert np.array_equal(first, again) and np.array_equal(first, synthesize(score, workers=1).samples)
+
+
+def test_the_compressor_curve_follows_level_whatever_the_block_sizes():
+    from cuescore.render.compressor import CompressorDetector
+
+    sr = 44100
+    t = np.arange(3 * sr) / sr
+    loud = (t >= 1.0) & (t < 2.0)
+    x = np.stack([np.sin(2 * np.pi * 220 * t) * np.where(loud, 0.8, 0.02)] * 2).astype(np.float32)
+    curves = []
+    for size in (4096, 1000, 3 * sr):
+        detector = CompressorDetector(sr)
+        for start in range(0, x.shape[1], size):
+            detector.feed(x[:, start:start + size])
+        curves.append(detector.curve().read(0, x.shape[1]))
+    assert all(np.array_equal(curves[0], c) for c in curves[1:])
+    gain_db = 20 * np.log10(curves[0])
+    assert np.all(gain_db[: sr] == 0.0)  # under the threshold: untouched
+    # 0.8 peak is 18 dB over -20 dB at 2:1: about 9 dB off once the 25 ms attack has settled
+    assert -10.0 < gain_db[int(1.5 * sr)] < -8.0 and gain_db[int(1.01 * sr)] > gain_db[int(1.2 * sr)]
+    assert gain_db[int(2.05 * sr)] < -3.0 and gain_db[-1] > -0.5  # lets go over the 250 ms release

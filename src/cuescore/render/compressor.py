@@ -31,7 +31,7 @@ class CompressorDetector:
         self.release = 1.0 - math.exp(-HOP / (release_ms * 1e-3 * sample_rate))
         self.envelope = 0.0
         self.pending = np.zeros(0, np.float32)  # per-sample linked peaks of the unfinished hop
-        self.gains: list[float] = []
+        self.gains: list[np.ndarray] = []  # per block fed, one gain per hop
         self.n = 0
 
     def feed(self, block: np.ndarray) -> None:
@@ -43,18 +43,21 @@ class CompressorDetector:
         self.pending = peaks[whole:]
 
     def _step(self, levels: np.ndarray) -> None:
-        env, attack, release, gains = self.envelope, self.attack, self.release, self.gains
-        for level in levels.tolist():  # the ballistics branch per hop: a short loop at 1/HOP of the rate
+        env, attack, release = self.envelope, self.attack, self.release
+        envelope = np.empty(len(levels))
+        for i, level in enumerate(levels.tolist()):  # the ballistics branch per hop: a loop at 1/HOP of the rate
             env += (attack if level > env else release) * (level - env)
-            gains.append(1.0 if env <= self.threshold else (env / self.threshold) ** self.slope)
+            envelope[i] = env
         self.envelope = env
+        over = np.maximum(envelope / self.threshold, 1.0)
+        self.gains.append(over ** self.slope)
 
     def curve(self) -> "CompressionCurve":
         """The gain curve over every sample fed."""
         if len(self.pending):
             self._step(self.pending.max(keepdims=True))
             self.pending = np.zeros(0, np.float32)
-        return CompressionCurve(np.asarray(self.gains, np.float64), self.n)
+        return CompressionCurve(np.concatenate(self.gains) if self.gains else np.zeros(0), self.n)
 
 
 class CompressionCurve:
