@@ -175,6 +175,13 @@ def _check_stems(name: str, writes_score: bool) -> None:
                           "leave out --stems or use a score engine (affective, amt)")
 
 
+def _add_stem_paths(name: str, composition: Composition, paths: dict[str, Path], video: Path, info: VideoInfo) -> None:
+    """Add the stems of `composition`'s parts to `paths`, checked like the other outputs."""
+    _check_stems(name, composition.audio is None)
+    paths.update(stem_paths(paths["video"], [track.name for track in composition.score.tracks]))
+    _check_outputs(video, paths, info)
+
+
 def _write_stems(score: Score, bank: SoundFontChoice, mastering: Mastering, tmp: dict[str, Path]) -> None:
     """Each part of `score` rendered alone (with the whole score's synthesizer calls) and given
     the mix's mastering gains, so the stems sum to the mixed WAV; written to `tmp["stem:<part>"]`."""
@@ -243,9 +250,7 @@ def score_video(
     if composition.score is None:
         paths.pop("midi")
     if stems:
-        _check_stems(name, composition.audio is None)
-        paths.update(stem_paths(paths["video"], [track.name for track in composition.score.tracks]))
-        _check_outputs(video, paths, info)
+        _add_stem_paths(name, composition, paths, video, info)
     with contextlib.ExitStack() as outputs:
         tmp = {kind: outputs.enter_context(atomic_path(path)) for kind, path in paths.items()}
         with stage("mux"):
