@@ -38,6 +38,7 @@ class AffectiveEngine(Engine):
         features.validate()
         c = self.controls
         planner = VideoPlanner(c)
+        features = planner.direct(features)
         rng = np.random.default_rng(c.seed)
         duration = float(features.duration)
         motion, arousal, drive = planner.drive(features)
