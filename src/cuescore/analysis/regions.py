@@ -45,10 +45,9 @@ def find_regions(image: np.ndarray, following: np.ndarray, k: int = REGIONS) -> 
     ys, xs = np.mgrid[0:h, 0:w]
     pos = np.stack([xs.reshape(-1) / max(w - 1, 1), ys.reshape(-1) / max(h - 1, 1)], axis=1).astype(np.float32)
     points = np.concatenate([lab, _POSITION_WEIGHT * pos, _MOTION_WEIGHT * moving[:, None]], axis=1)
-    k = min(k, len(np.unique(points, axis=0)))
     cv2.setRNGSeed(0)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    _, labels, _ = cv2.kmeans(points, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    _, labels, _ = cv2.kmeans(points, min(k, len(points)), None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     labels = labels.reshape(-1)
     rgb = a.reshape(-1, 3).astype(float) / 255.0
     regions = []

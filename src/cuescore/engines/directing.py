@@ -5,7 +5,8 @@
   `video_control` against the analysis.
 - `fold_weights`: each second's colour, motion and emotion features pulled toward neutral (or
   pushed away) by the product of the `video_control` entries covering it; the global `weight_*`
-  controls then apply on top as before, so `*,*,F,W` acts like `--weight-F W`. An entry for one
+  controls then apply on top as before. `*,*,F,W` entries are not folded: `with_global_weights`
+  multiplies them into `--weight-F`, so such an entry is exactly that flag. An entry for one
   region of a shot counts by that region's share of the shot (colour and emotion: its area;
   motion: its area × its motion), areas scaled by the region's `area` weight; `SHOT,*,F,W` scales
   the whole shot by W, and a region's weight moves its shot's factor by the region's share.
@@ -43,6 +44,19 @@ def directed(features: VideoFeatures, controls: Controls) -> VideoFeatures:
     return dataclasses.replace(features, transitions=kept)
 
 
+def with_global_weights(controls: Controls) -> Controls:
+    """`controls` with every `*,*,FEATURE,W` entry multiplied into its `weight_FEATURE` (capped at
+    2), so such an entry is exactly the global flag; `*,*,area,W` changes nothing (areas only
+    matter relative to each other)."""
+    changes = {}
+    for feature in WEIGHTED:
+        factor = _factor(controls.video_controls, -1, None, feature, whole_video=True)
+        if factor != 1.0:
+            name = f"weight_{feature}"
+            changes[name] = min(2.0, getattr(controls, name) * factor)
+    return controls.replace(**changes) if changes else controls
+
+
 def shot_edges(features: VideoFeatures) -> list[float]:
     """Start times of the detected shots (0 and every transition): shot k starts at edges[k]."""
     return [0.0] + [t for t in features.cuts if 0.0 < t < features.duration]
@@ -65,11 +79,17 @@ def check_indices(features: VideoFeatures, controls: tuple[VideoControl, ...]) -
                               f"0..{max(min(counts) - 1, 0)} or * (a shot has {found})")
 
 
-def _factor(controls: tuple[VideoControl, ...], shot: int, region: int | None, feature: str) -> float:
-    """Product of the weights of the entries for `feature` that name `shot` (or *) and exactly `region`."""
+def _factor(controls: tuple[VideoControl, ...], shot: int, region: int | None, feature: str,
+            whole_video: bool = False) -> float:
+    """Product of the weights of the entries for `feature` that name exactly `region` and `shot`
+    (any shot; with `whole_video`, the `*,*` entries only, which the others leave out)."""
     out = 1.0
     for c in controls:
-        if c.feature == feature and c.shot in (None, shot) and c.region == region:
+        if c.feature != feature or c.region != region:
+            continue
+        if (c.shot is None and region is None) != whole_video:
+            continue
+        if whole_video or c.shot in (None, shot):
             out *= c.weight
     return out
 
@@ -113,7 +133,7 @@ def fold_weights(features: VideoFeatures, controls: tuple[VideoControl, ...]) ->
     from them follows it: motion and flow move toward the clip's mean (visual beats scale too),
     valence, arousal and the emotion distribution toward neutral, brightness toward the clip's
     mean and saturation and colourfulness toward 0 (a shot's colour stops voting for the key)."""
-    if not controls:
+    if all(c.shot is None and c.region is None for c in controls):  # only global entries: nothing to fold
         return features
     f = shot_factors(features, controls)
     m, e, c = f["motion"], f["emotion"], f["colour"]

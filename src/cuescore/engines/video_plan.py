@@ -30,7 +30,7 @@ from cuescore.analysis.emotion import cut_rate
 from cuescore.analysis.features import HARD_CUT, VideoFeatures, mean_over
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
 from cuescore.engines.base import EngineRecord
-from cuescore.engines.directing import directed, intensity_curve, placed_sections
+from cuescore.engines.directing import directed, intensity_curve, placed_sections, with_global_weights
 from cuescore.music.plan import ChordSpan, Key, MusicPlan, Section, TempoChange
 from cuescore.music.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid, pin_downbeats
 
@@ -105,10 +105,11 @@ class PlanRecord(EngineRecord):
 
 
 class VideoPlanner:
-    """The plan decisions shared by the symbolic engines, following `controls`."""
+    """The plan decisions shared by the symbolic engines, following `controls` (its `*,*`
+    video controls multiplied into the global weights)."""
 
     def __init__(self, controls: Controls) -> None:
-        self.controls = controls
+        self.controls = with_global_weights(controls)
 
     def direct(self, features: VideoFeatures) -> VideoFeatures:
         """The features as directed (per-shot weights folded in, ignored cuts dropped); call once,
