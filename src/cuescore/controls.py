@@ -230,8 +230,9 @@ class Controls:
         times += [("sections", t, False) for t, _ in self.section_marks]
         for name, t, end_ok in times:
             if t > duration or (t == duration and not end_ok) or (name == "hits" and t <= 0):
-                raise OptionError(f"option {name}: {_fmt(t)} s is outside the video; allowed: "
-                                  f"{'0' if name != 'hits' else 'after 0'}..{duration:.2f} s")
+                span = (f"0..{duration:.2f} s" if end_ok else
+                        f"{'after 0 and' if name == 'hits' else 'from 0 to'} before {duration:.2f} s")
+                raise OptionError(f"option {name}: {_fmt(t)} s is outside the video; allowed: {span}")
 
 
 CONTROLS: dict[str, Control] = {f.name: f.metadata["control"] for f in fields(Controls)}
