@@ -43,16 +43,19 @@ def bars_within(plan, start: float, end: float) -> list[int]:
     return [i for i, (s, e) in enumerate(zip(plan.downbeats, ends)) if s >= start and e <= end]
 
 
-def test_hits_land_on_downbeats_with_a_chord_change_in_the_plan_and_the_midi(tmp_path):
-    composition = compose(make_features(cuts=IRREGULAR_CUTS), hits=HITS, instruments="cinematic")
+@pytest.mark.parametrize("hits, times", [(HITS, HIT_TIMES), ("0.6,9.9,18.05,39.5", (0.6, 9.9, 18.05, 39.5))])
+def test_hits_land_on_downbeats_with_a_chord_change_in_the_plan_and_the_midi(tmp_path, hits, times):
+    """Also where the first hit makes the music start with a pickup: the MIDI's bars are the plan's."""
+    composition = compose(make_features(cuts=IRREGULAR_CUTS), hits=hits, instruments="cinematic")
     plan, score = composition.plan, composition.score
-    assert plan.hits == list(HIT_TIMES)
+    assert plan.hits == list(times)
     downbeats, chord_starts = np.asarray(plan.downbeats), np.array([c.start for c in plan.chords])
     pm = pretty_midi.PrettyMIDI(str(score.write_midi(tmp_path / "hits.mid")))
     midi_downbeats = pm.get_downbeats()
     pad = next(i for i in pm.instruments if i.name == "pad")
     crashes = [n.start for i in pm.instruments if i.is_drum for n in i.notes if n.pitch == 49]
-    for hit in HIT_TIMES:
+    assert all(np.min(np.abs(midi_downbeats - d)) <= 0.02 for d in downbeats)
+    for hit in times:
         assert np.min(np.abs(downbeats - hit)) <= 0.02, hit
         assert np.min(np.abs(chord_starts - hit)) <= 0.02, hit
         assert plan.chord_at(hit - 0.05) != plan.chord_at(hit + 0.05), hit

@@ -144,7 +144,7 @@ class VideoPlanner:
         b = np.asarray(beats)
         on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
         if hits:
-            tempo_map, beats, downbeats = pin_downbeats(beats, downbeats, hits, on_grid, duration)
+            tempo_map, beats, downbeats = pin_downbeats(beats, downbeats, hits, on_grid, duration, BEATS_PER_BAR)
             b = np.asarray(beats)
             on_grid = [t for t in on_grid if np.min(np.abs(b - t)) <= BEAT_TOLERANCE]
         return BeatGrid(target, tempo_map, beats, downbeats, sorted(set(on_grid) | set(hits)))
