@@ -126,12 +126,24 @@ def test_sections_are_named_and_start_on_bar_lines():
         assert abs(section.start - wanted) <= 60.0 / plan.mean_bpm * 2 + 1e-6
 
 
+def keys_onsets(composition, start: float, end: float) -> list[int]:
+    """Distinct keys onsets (30 ms apart) in each bar wholly inside [start, end)."""
+    plan, keys = composition.plan, composition.score.track("keys")
+    ends = list(plan.downbeats[1:]) + [plan.duration]
+    return [len({round(n.start / 0.03) for n in keys.notes if plan.downbeats[i] <= n.start < ends[i]})
+            for i in bars_within(plan, start, end)]
+
+
 def test_video_control_turns_one_shots_motion_off_and_leaves_the_others():
     f = wavy()
-    free, directed = compose(f).plan, compose(f, video_control="1,*,motion,0").plan
+    free_music, directed_music = compose(f, instruments="piano"), compose(f, instruments="piano",
+                                                                         video_control="1,*,motion,0")
+    free, directed = free_music.plan, directed_music.plan
     shot1, shot2 = bars_within(directed, 10.0, 20.0), bars_within(directed, 20.0, 30.0)
     assert len(shot1) >= 2 and len(set(directed.density[i] for i in shot1)) == 1
     assert len(set(free.density[i] for i in bars_within(free, 10.0, 20.0))) > 1
+    flat, moving = keys_onsets(directed_music, 10.0, 20.0), keys_onsets(free_music, 10.0, 20.0)
+    assert max(flat) - min(flat) < max(moving) - min(moving)
     motion2 = [np.mean(f.motion[int(directed.downbeats[i]):int(directed.downbeats[i + 1]) + 1]) for i in shot2]
     assert spearmanr(motion2, [directed.density[i] for i in shot2]).statistic > 0.7
 
