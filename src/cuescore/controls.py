@@ -4,7 +4,10 @@ Each field of `Controls` carries a `Control` in its metadata (type, default, ran
 help), like PySceneDetect's CONFIG_MAP: `Controls.from_options` validates against it and
 `add_control_arguments` builds `--seed`, `--key`, ... from it, so the two cannot disagree.
 The four `weight_*` settings scale one video feature's influence each (0 turns it off, 1 is
-as analysed, 2 doubles it), as in Controllable V2M.
+as analysed, 2 doubles it), as in Controllable V2M. The "directing" settings (hits, ignore_cuts,
+intensity, sections, video_control, music_control) are text parsed by `cuescore.directives` and
+stored in its canonical form (a CSV file of keyframes is stored as its keyframes), so a result's
+recorded controls reproduce it; their times are checked against the video by `check_duration`.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ MODE_CHOICES = ("auto", "major", "minor")
 
 @dataclass(frozen=True)
 class Control:
-    """One setting: its kind ("int", "float", "str", "path", "soundfont", "key", "progression"), range or
-    choices, help text, argparse metavar and group; `nullable` settings accept None."""
+    """One setting: its kind ("int", "float", "str", "path", "soundfont", "key", "progression", or a
+    directive kind of `_DIRECTIVE_FORMS`), range or choices, help text, argparse metavar and group;
+    `nullable` settings accept None; `repeat` ones may be given several times (a list, joined by ';')."""
 
     kind: str
     help: str
