@@ -74,10 +74,14 @@ def test_hits_bend_a_locked_tempo_and_work_without_chasing_cuts():
             assert np.min(np.abs(np.asarray(plan.downbeats) - hit)) <= 0.02
 
 
-def test_ignored_cuts_are_dropped_within_the_tolerance():
+def test_ignored_cuts_are_dropped_within_the_tolerance_and_hits_replace_cuts():
     plan = compose(make_features(cuts=IRREGULAR_CUTS), ignore_cuts="11.6,0:30").plan
     assert 11.4 not in plan.cuts and 11.4 not in plan.marked_cuts
     assert set(plan.cuts) == set(IRREGULAR_CUTS) - {11.4}
+    plan = compose(make_features(cuts=IRREGULAR_CUTS), hits="19.2").plan
+    assert 19.05 not in plan.cuts and plan.marked_cuts.count(19.2) == 1
+    assert not any(0 < abs(t - 19.2) < 0.25 for t in plan.marked_cuts)
+    assert not any(0 < abs(t - 19.2) <= 0.1 for t in plan.accents)
 
 
 def test_intensity_keyframes_are_followed_by_density_and_velocity(tmp_path):

@@ -32,12 +32,13 @@ WEIGHTED = ("colour", "motion", "emotion")
 
 def directed(features: VideoFeatures, controls: Controls) -> VideoFeatures:
     """`features` with the `video_control` weights folded in (`fold_weights`; shots as detected)
-    and without the transitions within `IGNORE_TOLERANCE` s of an ignored cut time; `OptionError`
-    for a directed time outside the video or a shot/region the analysis lacks."""
+    and without the transitions within `IGNORE_TOLERANCE` s of an ignored cut time or of a hit
+    (the hit takes the cut's place); `OptionError` for a directed time outside the video or a
+    shot/region the analysis lacks."""
     controls.check_duration(float(features.duration))
     check_indices(features, controls.video_controls)
     features = fold_weights(features, controls.video_controls)
-    ignored = np.asarray(controls.ignored_cuts, float)
+    ignored = np.asarray(controls.ignored_cuts + controls.hit_times, float)
     if ignored.size == 0:
         return features
     kept = [tr for tr in features.transitions if np.min(np.abs(ignored - tr.time)) > IGNORE_TOLERANCE + 1e-9]
