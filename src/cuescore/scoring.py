@@ -181,6 +181,7 @@ def score_video(
         raise OptionError(f"controls must be a Controls, got {type(controls).__name__}; use Controls.from_options")
     video = Path(video)
     info = probe(video)
+    controls.check_duration(info.duration)  # directed times inside the video, before any analysis
     name = engine or DEFAULT_ENGINE
     composer = get_engine(name, controls, **(engine_options or {}))
     needs = composer.analysis_needs() if features is None else None

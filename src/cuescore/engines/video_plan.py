@@ -23,6 +23,7 @@ and the lead's register (pitch) follow the picture.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -227,7 +228,7 @@ class VideoPlanner:
         return sorted(set(out))
 
     def accents(self, features: VideoFeatures, beats: list[float], off_grid_cuts: list[float],
-                hits: list[float] = ()) -> list[float]:
+                hits: Sequence[float] = ()) -> list[float]:
         """The strongest visual beats (a share scaled by weight_motion; none of strength 0), moved
         onto the nearest eighth note when within 80 ms, plus the cuts left off the beat grid
         (× weight_cuts) and the hit points (always; other accents within 0.1 s of one give way)."""
