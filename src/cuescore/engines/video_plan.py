@@ -164,7 +164,8 @@ class VideoPlanner:
         rhythm, dynamics = c.music_weight("rhythm"), c.music_weight("dynamics")
         density = around(2.0, c.weight_motion * rhythm, 4.0 * motion + 0.8 * contrast(motion, 0.05))
         follow = c.weight_emotion * dynamics
-        energy = np.clip(c.energy * (0.55 + follow * (0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05))), 0.0, 1.0)
+        swing = 0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05)
+        energy = np.clip(c.energy * (0.55 + follow * swing), 0.0, 1.0)
         return density, energy
 
     def sections(self, features: VideoFeatures, grid: BeatGrid) -> list[Section]:
