@@ -1,13 +1,12 @@
 """The main regions of each shot's key frame, with their colour, motion and area.
 
-No learned weights: twice a second (at `SAMPLE_RATE`) the frame and the one after it are shrunk to
-`REGION_SIDE` pixels; every pixel becomes a point of (CIE Lab colour, position, motion), and
-OpenCV's k-means splits the points into `REGIONS` clusters (seeded, so the same video gives the
-same regions). A region's features: its area share of the frame, its mean colour (RGB 0-1) and
+No learned weights: once a second (`SAMPLE_RATE`) the frame and the one after it are shrunk to
+`REGION_SIDE` pixels and kept; for each shot's key frame (the sample nearest the middle of the
+shot) every pixel becomes a point of (CIE Lab colour, position, motion), and OpenCV's k-means
+splits the points into `REGIONS` clusters (seeded, so the same video gives the same regions). A region's features: its area share of the frame, its mean colour (RGB 0-1) and
 brightness, its centre (x, y as 0-1 fractions of the width and height) and its motion (mean
-absolute change to the next frame, 0-255 scale, as `motion`). `shot_regions` then keeps, for
-every shot, the sample nearest the middle of the shot: its key frame. Regions are numbered by
-area, largest first, so region 0 is the shot's main region.
+absolute change to the next frame, 0-255 scale, as `motion`). Regions are numbered by area,
+largest first, so region 0 is the shot's main region.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ REGIONS = 3
 """Clusters per key frame."""
 REGION_SIDE = 48
 """Long side, in pixels, of the frames the regions are found on."""
-SAMPLE_RATE = 2.0
+SAMPLE_RATE = 1.0
 """Candidate key frames per second."""
 _POSITION_WEIGHT = 40.0
 """Scale of the pixel position (0-1) against Lab colour (0-255 in OpenCV's 8-bit Lab)."""
@@ -67,42 +66,38 @@ def find_regions(image: np.ndarray, following: np.ndarray, k: int = REGIONS) -> 
 
 
 class RegionAnalyzer(FrameAnalyzer):
-    """Regions of a frame every 1/`SAMPLE_RATE` s (with the frame after it for motion)."""
+    """Keeps a `REGION_SIDE`-pixel thumbnail of a frame every 1/`SAMPLE_RATE` s and of the frame
+    after it (about 8 kB a second); the regions are found only for each shot's key frame."""
 
     def __init__(self, rate: float = SAMPLE_RATE) -> None:
-        self.samples: list[tuple[float, list[dict]]] = []
+        self.samples: list[tuple[float, np.ndarray, np.ndarray]] = []
         self._spacing = 1.0 / rate
         self._next = 0.0
         self._held: tuple[float, np.ndarray] | None = None
 
     def update(self, t: float, image: np.ndarray) -> None:
         if self._held is not None:
-            self.samples.append((self._held[0], find_regions(self._held[1], image)))
+            self.samples.append((*self._held, _small(image)))
             self._held = None
         if t >= self._next - 1e-6:
-            self._held = (t, image.copy())
+            self._held = (t, _small(image))
             self._next = t + self._spacing
 
     def finish(self, duration: float) -> None:
-        if self._held is not None:  # the last frame: no next one, so no motion
-            self.samples.append((self._held[0], find_regions(self._held[1], self._held[1])))
+        if self._held is not None:  # the last frame has no next one: no motion
+            self.samples.append((*self._held, self._held[1]))
             self._held = None
 
     def shot_regions(self, cut_times: list[float], duration: float) -> list[dict]:
         """Per shot (bounded by `cut_times`, seconds): {"shot", "start", "end", "time", "regions"}
         from the sample nearest the shot's middle (regions empty when no frame was sampled)."""
-        return shot_regions(self.samples, cut_times, duration)
-
-
-def shot_regions(samples: list[tuple[float, list[dict]]], cut_times: list[float], duration: float) -> list[dict]:
-    """`RegionAnalyzer.shot_regions` over (time, regions) samples."""
-    edges = [0.0] + sorted(t for t in cut_times if 0.0 < t < duration) + [float(duration)]
-    times = np.array([t for t, _ in samples], float)
-    out = []
-    for k, (start, end) in enumerate(zip(edges, edges[1:])):
-        inside = np.flatnonzero((times >= start - 1e-6) & (times < end))
-        pick = inside[np.argmin(np.abs(times[inside] - (start + end) / 2))] if inside.size else None
-        out.append({"shot": k, "start": round(start, 6), "end": round(end, 6),
-                    "time": None if pick is None else round(float(times[pick]), 6),
-                    "regions": [] if pick is None else samples[pick][1]})
-    return out
+        edges = [0.0] + sorted(t for t in cut_times if 0.0 < t < duration) + [float(duration)]
+        times = np.array([t for t, _, _ in self.samples], float)
+        out = []
+        for k, (start, end) in enumerate(zip(edges, edges[1:])):
+            inside = np.flatnonzero((times >= start - 1e-6) & (times < end))
+            pick = inside[np.argmin(np.abs(times[inside] - (start + end) / 2))] if inside.size else None
+            regions = [] if pick is None else find_regions(self.samples[pick][1], self.samples[pick][2])
+            out.append({"shot": k, "start": round(start, 6), "end": round(end, 6),
+                        "time": None if pick is None else round(float(times[pick]), 6), "regions": regions})
+        return out
