@@ -224,6 +224,7 @@ def score_video(
         raise OptionError(f"controls must be a Controls, got {type(controls).__name__}; use Controls.from_options")
     video = Path(video)
     info = probe(video)
+    controls.check_duration(info.duration)  # directed times inside the video, before any analysis
     name = engine or DEFAULT_ENGINE
     if stems:  # before the engine is built: a learned engine loads its models then
         _check_stems(name, engine_class(name).WRITES_SCORE if composition is None else composition.audio is None)

@@ -24,7 +24,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     feats = analyze(args.video, encoder=args.encoder, fps=args.fps, device=args.device, progress=True, info=info)
     ensure_writable_dir(out)
     feats.save(out)
-    print(f"{out}/features.json, features.npz: {feats.T} s, {len(feats.cuts)} cuts, {len(feats.beat_times)} visual beats")
+    print(f"{out}/features.json, features.npz: {feats.T} s, {len(feats.cuts)} cuts, {len(feats.beat_times)} visual beats, "
+          f"{len(feats.regions)} shots with key-frame regions")
     return 0
 
 
