@@ -137,7 +137,7 @@ def test_stem_ids_and_option_errors(video_folder, tmp_path):
 
 def test_splits_are_deterministic_and_proportional():
     assert split_counts(10, (0.8, 0.1, 0.1)) == (8, 1, 1)
-    assert split_counts(2, (0.8, 0.1, 0.1)) == (2, 0, 0)
+    assert split_counts(2, (0.8, 0.1, 0.1)) == (1, 1, 0) and split_counts(2, (1, 0, 0)) == (2, 0, 0)
     assert split_counts(7, (1, 1, 1)) == (3, 2, 2)
     ids = [f"{i:03d}" for i in range(1, 21)]
     first = assign_splits(ids, (0.8, 0.1, 0.1), seed=5)

@@ -99,10 +99,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-rpr", action="store_true", help="absolute positions only (no relative attention)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = this process's GPU if there is one (default: auto)")
-    p.add_argument("--semantic", default="clip_l14p", metavar="FOLDER",
-                   help="vevo_semantic/all/2d/FOLDER holds the semantic features (default: clip_l14p)")
-    p.add_argument("--emotion", default="6c_l14p", metavar="VARIANT",
-                   help="vevo_emotion/VARIANT holds the emotion features (default: 6c_l14p)")
+    p.add_argument("--semantic", default=None, metavar="FOLDER",
+                   help="vevo_semantic/all/2d/FOLDER holds the semantic features (default: the only folder "
+                        "there; asked for when there are several)")
+    p.add_argument("--emotion", default=None, metavar="VARIANT",
+                   help="vevo_emotion/VARIANT holds the emotion features (default: the only variant there)")
     p.add_argument("--max-len", type=int, default=300, metavar="SECONDS",
                    help="seconds per training sequence (default: 300)")
     p.add_argument("--lr", type=float, default=None,

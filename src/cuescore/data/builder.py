@@ -108,7 +108,9 @@ def collect_videos(videos: str | os.PathLike | Iterable[str | os.PathLike]) -> l
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """How many of `n` videos go to train, val and test (largest remainder; fractions are normalised)."""
+    """How many of `n` videos go to train, val and test (largest remainder; fractions are normalised).
+
+    A positive val fraction gets at least one video once there are two (training needs one)."""
     f = np.asarray(fractions, np.float64)
     if f.shape != (3,) or not np.all(np.isfinite(f)) or np.any(f < 0) or f.sum() <= 0:
         raise OptionError(f"split must be three non-negative fractions (train, val, test), got {fractions!r}")
@@ -116,6 +118,8 @@ def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, in
     counts = np.floor(share).astype(int)
     for i in np.argsort(-(share - counts), kind="stable")[: n - counts.sum()]:
         counts[i] += 1
+    if counts[1] == 0 and f[1] > 0 and counts.max() > 1:
+        counts[1], counts[int(np.argmax(counts))] = 1, counts.max() - 1  # training needs a validation video
     return int(counts[0]), int(counts[1]), int(counts[2])
 
 
