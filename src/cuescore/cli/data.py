@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cuescore.cli.common import Parser
+from cuescore.cli.common import Parser, add_job_arguments
 from cuescore.errors import CuescoreError
 
 
@@ -26,18 +26,6 @@ def _cmd_dataset_merge(args: argparse.Namespace) -> int:
 
     print(merge_datasets(args.shards, args.output).summary())
     return 0
-
-
-def add_job_arguments(p: argparse.ArgumentParser) -> None:
-    """--workers, --backend, --address and --force: how a job over many videos runs (`cuescore.jobs`)."""
-    g = p.add_argument_group("running over many videos")
-    g.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="videos processed at once: processes on this machine, or Ray CPUs (default: 1)")
-    g.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local: this machine; ray: Ray tasks (pip install 'cuescore[scale]') (default: local)")
-    g.add_argument("--address", metavar="ADDR", help="Ray cluster to join (e.g. ray://head:10001; default: start a "
-                                                   "local Ray with --workers CPUs)")
-    g.add_argument("--force", action="store_true", help="redo videos that an earlier run completed")
 
 
 def _add_dataset(sub: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cuescore.cli.batch import add_batch_arguments, generate_batch, is_batch
 from cuescore.controls import add_control_arguments
 from cuescore.engines.catalog import add_engine_arguments
 from cuescore.errors import CuescoreError, OptionError
@@ -34,10 +35,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     from cuescore.engines.catalog import engine_options_from_namespace
 
+    if is_batch(args):
+        return generate_batch(args)
     controls = Controls.from_namespace(args)
     options = engine_options_from_namespace(args)
     features = VideoFeatures.load(args.features) if args.features else None
-    result = score_video(args.video, args.output, controls, features=features, engine=args.engine,
+    result = score_video(args.video[0], args.output, controls, features=features, engine=args.engine,
                          engine_options=options, progress=args.verbose or sys.stderr.isatty())
     print(result.summary())
     return 0
@@ -72,11 +75,12 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write music for a video and put it on the video",
                        description="Score VIDEO: writes OUT (the video with the new soundtrack; its video stream "
                                    "is copied untouched), OUT.mid, OUT.wav and OUT.json (the plan).")
-    p.add_argument("video", help="input video")
+    p.add_argument("video", nargs="+", help="input video (several, folders or .txt lists with --out-dir)")
     p.add_argument("-o", "--output", help="output video (default: <video stem>_scored.mp4 in the working directory)")
     p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
     add_engine_arguments(p)
     add_control_arguments(p)
+    add_batch_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
 
