@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 
 from cuescore.cli.common import Parser, add_job_arguments
-from cuescore.errors import CuescoreError
+from cuescore.errors import CuescoreError, OptionError
 
 
 def _cmd_dataset_build(args: argparse.Namespace) -> int:
     from cuescore.data.builder import build_dataset
 
+    if args.codec_pairs != (args.music_model is not None):
+        raise OptionError("--codec-pairs and --music-model M go together (M: the MusicGen whose EnCodec "
+                          "tokenises the soundtracks)")
+
     report = build_dataset(args.videos, args.output, encoder=args.encoder, device=args.device, seed=args.seed,
                            split=tuple(args.split), density=args.density, ids=args.ids, progress=True,
                            workers=args.workers, backend=args.backend, address=args.address, shard=args.shard,
-                           force=args.force)
+                           force=args.force, codec_music_model=args.music_model, codec_encoder=args.codec_encoder)
     print(report.summary())
     if not report.written:
         raise CuescoreError(f"no video was added to {args.output}: every input was skipped (reasons above)")
@@ -53,6 +57,13 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
                    help="video ids: zero-padded numbers like MuVi-Sync (default) or the file names")
     b.add_argument("--shard", metavar="K/N", help="build only the K-th of N shards (every N-th video from the K-th); "
                                                 "join the shard folders with `cuescore dataset merge`")
+    g = b.add_argument_group("codec pairs (what `train codec --pairs ROOT` reads)")
+    g.add_argument("--codec-pairs", action="store_true",
+                   help="also write each video's EnCodec tokens and CLIP patch tokens (2 fps) to ROOT/codec_pairs")
+    g.add_argument("--music-model", metavar="M", help="MusicGen folder or cached hub id whose EnCodec encodes the audio")
+    g.add_argument("--codec-encoder", metavar="clip:E",
+                   help="CLIP for the frames (default: --encoder when it is a CLIP), e.g. "
+                        "clip:openai/clip-vit-base-patch32 as VidMuse")
     add_job_arguments(b)
     b.set_defaults(func=_cmd_dataset_build)
     m = actions.add_parser("merge", help="join dataset folders built with --shard into one",

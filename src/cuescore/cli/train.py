@@ -64,7 +64,8 @@ def _cmd_train_codec(args: argparse.Namespace) -> int:
 def _add_train_codec(p: argparse.ArgumentParser) -> None:
     """The options of `cuescore train codec` (the shared ones, --epochs ... --seed, are the train command's)."""
     g = p.add_argument_group("train codec (videos with their own soundtrack -> a codec checkpoint)")
-    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos)")
+    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos), "
+                   "or a dataset folder built with `dataset build --codec-pairs`")
     g.add_argument("--music-model", metavar="M", help="MusicGen: a hub id in the local cache or a folder")
     g.add_argument("--encoder", dest="codec_encoder", metavar="clip:E",
                    help="the CLIP whose features condition the music: clip:<folder or hub id>")

@@ -116,6 +116,8 @@ class VideoJob:
     encoder: str
     device: str
     density: str
+    music_model: str | None = None
+    codec_encoder: str | None = None
 
 
 @dataclass
@@ -129,6 +131,8 @@ class LabelledVideo:
     source_key: str
     loudness: np.ndarray
     note_density: np.ndarray
+    pair: tuple | None = None
+    """With codec pairs: (folder under `codec_pairs/`, FeatureSpec, tensors, metadata)."""
 
 
 _ENCODERS: dict[tuple[str, str], SemanticEncoder] = {}
@@ -145,7 +149,12 @@ def label_job(job: VideoJob) -> LabelledVideo:
     """The per-video task of a build (runs in a worker): `label_video`, chords normalised."""
     features, labels = label_video(Path(job.path), _encoder(job.encoder, job.device), job.density)
     chords, key = labels.normalized()
-    return LabelledVideo(features, chords, key, labels.key.name, labels.loudness, labels.note_density)
+    pair = None
+    if job.music_model:
+        from cuescore.training.codec import codec_pair
+
+        pair = codec_pair(job.path, job.music_model, job.codec_encoder)
+    return LabelledVideo(features, chords, key, labels.key.name, labels.loudness, labels.note_density, pair)
 
 
 def _existing_ids(root: Path, manifest: Manifest) -> set[str]:
@@ -181,6 +190,8 @@ def _store(manifest: Manifest, outcome: Outcome, path: Path, log_run: logging.Lo
     if outcome.ok:
         lv: LabelledVideo = outcome.value
         written = write_muvisync_example(out, vid, lv.features, lv.chords, lv.key, lv.loudness, lv.note_density)
+        if lv.pair is not None:
+            written["codec_pair"] = _write_pair(out, vid, lv.pair)
         manifest.record(vid, {"source": source, "status": "ok", "key": lv.source_key, "seconds": lv.features.T,
                               "outputs": file_record(out, written.values())})
         log_run.info("%s ok: %s (%d s) in %.2f s by %s", vid, path, lv.features.T, outcome.seconds, outcome.worker)
@@ -190,6 +201,31 @@ def _store(manifest: Manifest, outcome: Outcome, path: Path, log_run: logging.Lo
         log.warning("skipping %s: %s", path, reason)
         log_run.warning("%s failed: %s: %s", vid, path, reason)
     write_worker_log(out, outcome)
+
+
+def _write_pair(out: Path, vid: str, pair: tuple) -> Path:
+    """Write a video's codec pair (`cuescore.training.codec_data` layout); its path."""
+    from cuescore.training.codec_data import PAIRS_DIR, write_pair, write_spec
+
+    folder, spec, tensors, meta = pair
+    write_spec(out / PAIRS_DIR / folder, spec)
+    return write_pair(out / PAIRS_DIR / folder / f"{vid}.safetensors", tensors, meta)
+
+
+def _codec_settings(music_model: str | None, codec_encoder: str | None, encoder: str) -> tuple[str | None, str | None]:
+    """(music model, CLIP spec) for codec pairs, the models loaded to check them; (None, None) without."""
+    if music_model is None:
+        if codec_encoder is not None:
+            raise OptionError("--codec-encoder applies with --codec-pairs --music-model M")
+        return None, None
+    clip = codec_encoder or (encoder if encoder.startswith("clip:") else None)
+    if clip is None:
+        raise OptionError("--codec-pairs needs a CLIP for the frames: --codec-encoder clip:<folder or hub id> "
+                          "(e.g. clip:openai/clip-vit-base-patch32, VidMuse's)")
+    from cuescore.training.codec import pair_models
+
+    pair_models(music_model, clip)
+    return music_model, clip
 
 
 def _fill(report: BuildReport, manifest: Manifest, plan: list[tuple[str, Path]], redone: set[str]) -> None:
@@ -222,6 +258,8 @@ def build_dataset(
     address: str | None = None,
     shard: str | None = None,
     force: bool = False,
+    codec_music_model: str | None = None,
+    codec_encoder: str | None = None,
 ) -> BuildReport:
     """Turn music videos (files, folders, list files) into MuVi-Sync training data under `root`.
 
@@ -230,7 +268,9 @@ def build_dataset(
     method ("auto", "basic-pitch", "onsets"). ids: "number" or "stem" (see the module docstring).
     workers / backend / address: how the videos are spread (`cuescore.jobs.run_jobs`); shard: "K/N"
     builds every N-th video from the K-th (join shards with `merge_datasets`); force: redo videos
-    already complete. Options are checked before any video is read; a video that fails is recorded
+    already complete. codec_music_model: also write the pairs `train codec` reads (EnCodec tokens of
+    the soundtrack from that MusicGen, CLIP patch tokens at 2 fps from `codec_encoder`, default
+    `encoder` when it is a CLIP) into `codec_pairs/` (`cuescore.training.codec_data`). Options are checked before any video is read; a video that fails is recorded
     with its reason and the build goes on. The report's `complete` is False after an interruption
     (KeyboardInterrupt is re-raised after the manifest is saved).
     """
@@ -241,15 +281,17 @@ def build_dataset(
         raise OptionError(f"ids must be one of {', '.join(ID_STYLES)}, got {ids!r}")
     paths = collect_videos(videos)
     _encoder(encoder, device)
-    settings = {"encoder": encoder, "density": method, "ids": ids, "split": list(split), "seed": seed}
+    music_model, clip = _codec_settings(codec_music_model, codec_encoder, encoder)
+    settings = {"encoder": encoder, "density": method, "ids": ids, "split": list(split), "seed": seed,
+                "codec_pairs": [music_model, clip] if music_model else None}
     with folder_lock(root) as out, run_log(out, "build") as log_run:
         manifest = Manifest.load(out, KIND)
-        manifest.use_settings(settings, fixed=("encoder", "density"), force=force)
+        manifest.use_settings(settings, fixed=("encoder", "density", "codec_pairs"), force=force)
         plan = list(zip(plan_ids(paths, manifest, ids), paths))
         if part is not None:
             plan = plan[part[0] - 1 :: part[1]]
         by_id = dict(plan)
-        todo = [(vid, VideoJob(str(path), encoder, device, method)) for vid, path in plan
+        todo = [(vid, VideoJob(str(path), encoder, device, method, music_model, clip)) for vid, path in plan
                 if force or not manifest.complete(vid)]
         log_run.info("build of %d videos into %s (%d to do; %s, %d worker(s)); settings %s", len(plan), out,
                      len(todo), backend, workers, settings)

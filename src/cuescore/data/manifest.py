@@ -32,7 +32,8 @@ KIND = "dataset"
 SOURCES_FILE = "sources.tsv"
 SHARED_FILES = ("vevo_meta/chord.json", "vevo_meta/chord_inv.json", "vevo_meta/chord_root.json",
                 "vevo_meta/chord_attr.json")
-"""Files every example shares (written once per folder); merges copy them too, with each `encoder.json`."""
+"""Files every example shares (written once per folder); merges copy them too, with each `encoder.json`
+and codec-pairs `spec.json`."""
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -128,7 +129,8 @@ def _copy_verified(src_root: Path, dst_root: Path, rel: str, rec: dict) -> None:
 
 def _shared_files(root: Path) -> list[str]:
     found = [rel for rel in SHARED_FILES if (root / rel).is_file()]
-    found += [p.relative_to(root).as_posix() for p in sorted(root.glob("vevo_semantic/all/2d/*/encoder.json"))]
+    for pattern in ("vevo_semantic/all/2d/*/encoder.json", "codec_pairs/*/spec.json"):
+        found += [p.relative_to(root).as_posix() for p in sorted(root.glob(pattern))]
     return found
 
 
