@@ -288,11 +288,15 @@ def _ray(fn, jobs, workers: int, address: str | None) -> Iterator[Outcome]:
         opts = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
         ray.init(log_to_driver=False, **opts)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(_execute)
-        pending = [task.remote(fn, key, arg) for key, arg in jobs]
+        task = ray.remote(num_cpus=1)(_execute)  # a task lost with its node is retried (Ray's default)
+        keys = {task.remote(fn, key, arg): key for key, arg in jobs}
+        pending = list(keys)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayError as exc:  # its worker or node died every time it ran
+                yield Outcome(keys[done[0]], False, reason=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
         if started:
             ray.shutdown()
