@@ -73,15 +73,15 @@ def make_videos(n: int, seconds: int) -> Path:
     return folder
 
 
-def run(folder: Path, **options) -> float:
-    """Wall seconds of one fresh build."""
+def run(folder: Path, **options) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one fresh build."""
     root = Path(tempfile.mkdtemp(prefix="bench_ds_"))
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = build_dataset(folder, root / "ds", progress=False, **options)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert report.complete and not report.skipped, report.summary()
-        return wall
+        return wall, cpu
     finally:
         shutil.rmtree(root)
 
@@ -103,11 +103,17 @@ def main() -> None:
     print("| configuration | wall s | videos / min | video s per wall s | 748 videos of "
           f"{args.mean_minutes:g} min |")
     print("|---|---|---|---|---|")
+    cpu_per_second = None
     for name, options in configs.items():
-        wall = run(folder, **options)
+        wall, cpu = run(folder, **options)
+        cpu_per_second = cpu_per_second or cpu / (args.seconds * args.videos)  # the in-process run: all its work
         rate = args.seconds * args.videos / wall
         hours = 748 * args.mean_minutes * 60 / rate / 3600
         print(f"| {name} | {wall:.1f} | {args.videos / wall * 60:.1f} | {rate:.2f} | {hours:.1f} h |", flush=True)
+    ideal = 748 * args.mean_minutes * 60 * cpu_per_second / 3600
+    print(f"CPU per second of video (1 worker, all in this process): {cpu_per_second:.3f} s; 748 videos of "
+          f"{args.mean_minutes:g} min = {ideal:.1f} CPU hours ({ideal / 2:.1f} h on 2 free cores, "
+          f"{ideal / 16:.1f} h on 16)")
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
