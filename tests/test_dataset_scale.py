@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -140,3 +141,14 @@ def test_train_amt_on_a_handcrafted_build_needs_no_flags(reference, tmp_path):
                          "--device", "cpu")
     assert code == 0, err
     assert "hits" in out.lower()
+
+
+def test_force_redoes_every_video_to_the_same_files(reference, videos, tmp_path):
+    root = Path(shutil.copytree(reference, tmp_path / "ds"))
+    (root / "vevo_motion/all/002.lab").write_text("0 1.0\n")  # a damaged output: its size no longer matches
+    again = build_dataset(videos, root, **OPTIONS)
+    assert sorted(set(again.written) - set(again.reused)) == ["002"]
+    assert tree(root) == tree(reference)  # redone, it keeps its split
+    forced = build_dataset(videos, root, force=True, **OPTIONS)
+    assert forced.reused == [] and len(forced.written) == 5
+    assert tree(root) == tree(reference)

@@ -184,16 +184,18 @@ def plan_ids(paths: list[Path], manifest: Manifest, style: str) -> list[str]:
     return ids
 
 
-def _store(manifest: Manifest, outcome: Outcome, path: Path, log_run: logging.Logger) -> None:
-    """Write a finished video's example (or its failure) and record it in the manifest."""
+def _store(manifest: Manifest, outcome: Outcome, path: Path, log_run: logging.Logger, force: bool) -> None:
+    """Write a finished video's example (or its failure) and record it in the manifest; a video
+    redone because its files were damaged keeps its split (unless `force`)."""
     out, vid, source = manifest.root, outcome.key, str(path.absolute())
+    split = {} if force else {k: v for k, v in manifest.items.get(vid, {}).items() if k == "split"}
     if outcome.ok:
         lv: LabelledVideo = outcome.value
         written = write_muvisync_example(out, vid, lv.features, lv.chords, lv.key, lv.loudness, lv.note_density)
         if lv.pair is not None:
             written["codec_pair"] = _write_pair(out, vid, lv.pair)
         manifest.record(vid, {"source": source, "status": "ok", "key": lv.source_key, "seconds": lv.features.T,
-                              "outputs": file_record(out, written.values())})
+                              "outputs": file_record(out, written.values()), **split})
         log_run.info("%s ok: %s (%d s) in %.2f s by %s", vid, path, lv.features.T, outcome.seconds, outcome.worker)
     else:
         reason = outcome.reason.removeprefix(f"{path}: ")
@@ -299,7 +301,7 @@ def build_dataset(
         try:
             for outcome in run_jobs(label_job, todo, workers=workers, backend=backend, address=address,
                                     progress=progress, desc="dataset"):
-                _store(manifest, outcome, by_id[outcome.key], log_run)
+                _store(manifest, outcome, by_id[outcome.key], log_run, force)
             report.complete = True
             register_splits(manifest, split, seed)
         finally:
