@@ -53,3 +53,19 @@ def test_batch_exit_status_and_option_errors(library, tmp_path):
     assert code == 2 and "--workers applies to batch scoring" in err
     code, _, err = cli("generate", library / "opening.mp4", library / "damaged.mp4")
     assert code == 2 and "--out-dir" in err
+
+
+def test_batch_on_ray_matches_the_local_outputs(library, tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'cuescore[scale]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = score_batch([library / "opening.mp4", library / "damaged.mp4"], tmp_path / "ray", backend="ray",
+                             workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    assert [r.status for r in report.rows] == ["failed", "ok"]
+    local = score_batch([library / "opening.mp4"], tmp_path / "local", progress=False)
+    assert local.rows[0].status == "ok"
+    for ext in (".mid", ".wav"):  # same music, wherever it was made
+        assert (tmp_path / "ray" / f"opening_scored{ext}").read_bytes() == \
+            (tmp_path / "local" / f"opening_scored{ext}").read_bytes()
