@@ -26,7 +26,8 @@ DEFAULT_DENSITY, DEFAULT_ENERGY = 1, 0.4
 @dataclass
 class Bar:
     """Bar `index` (-1 for a pickup before the first downbeat): `beats` beats from beat position
-    `pos`, sounding [start, end) seconds, with the plan's density level 0-4 and energy 0-1."""
+    `pos`, sounding [start, end) seconds, with the plan's density level 0-4, energy 0-1 and
+    register (semitones the lead moves with the picture)."""
 
     index: int
     pos: float
@@ -36,6 +37,7 @@ class Bar:
     density: int
     energy: float
     section: str
+    register: float = 0.0
 
     @property
     def quiet(self) -> bool:
@@ -114,7 +116,7 @@ class Timeline:
             bars.append(Bar(i, float(pos), int(end_pos - pos), start, min(self.time(end_pos), self.duration),
                             int(np.clip(plan.density[i], 0, 4)) if i < len(plan.density) else DEFAULT_DENSITY,
                             float(np.clip(plan.energy[i], 0, 1)) if i < len(plan.energy) else DEFAULT_ENERGY,
-                            section_at(start)))
+                            section_at(start), float(plan.register[i]) if i < len(plan.register) else 0.0))
         return [b for b in bars if b.end - b.start > 1e-6 and b.beats > 0]
 
     @staticmethod
