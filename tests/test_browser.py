@@ -73,9 +73,9 @@ def test_upload_generate_and_play_in_chromium(web_server, browser, tmp_path):
     if os.environ.get("CUESCORE_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["CUESCORE_SCREENSHOT"])
     sessions = web_server.root / "sessions"
-    assert any(sessions.glob("*/job*/clip_seed0.mid"))
+    assert any(sessions.glob("*/job*/clip_scored.mid"))
     browser.get("about:blank")  # the tab leaves the page: its session ends and its folder goes
     deadline = time.monotonic() + 5  # well before the idle expiry (web_fixtures.KEEP_MINUTES)
-    while any(sessions.glob("*/job*/clip_seed0.mid")) and time.monotonic() < deadline:
+    while any(sessions.glob("*/job*/clip_scored.mid")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(sessions.glob("*/job*/clip_seed0.mid"))
+    assert not any(sessions.glob("*/job*/clip_scored.mid"))

@@ -58,6 +58,8 @@ class WebApp:
                 count = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="candidates",
                                   info="soundtracks to write at once (seeds seed, seed+1, ...) from one analysis",
                                   elem_id="candidates")
+                stems = gr.Checkbox(False, label="stems", info="also write each part (pad, keys, bass, lead, "
+                                    "drums) as its own WAV; engines that write a score only")
                 for group, title in GROUP_TITLES.items():
                     with gr.Accordion(title, open=False):
                         self.form.render_controls([n for n, s in CONTROLS.items() if s.group == group])
@@ -75,12 +77,13 @@ class WebApp:
                                                     elem_id=f"player{i}"))
                             timelines.append(gr.Image(label="timeline: video features above the music",
                                                       type="filepath", interactive=False, elem_id=f"timeline{i}"))
-                downloads = gr.File(label="downloads: MP4, MIDI, WAV, JSON, timeline PNG", file_count="multiple",
+                downloads = gr.File(label="downloads: MP4, MIDI, WAV, JSON, timeline PNG (and stems)",
+                                    file_count="multiple",
                                     interactive=False, elem_id="downloads")
         demo.click(self._demo_clip, outputs=video, api_name="demo_clip")
         engine.change(lambda name: [gr.Group(visible=n == name) for n in self.form.groups],
                       inputs=engine, outputs=list(self.form.groups.values()), api_name=False)
-        button.click(self._generate, inputs=[video, count, engine, *self.form.inputs],
+        button.click(self._generate, inputs=[video, count, engine, stems, *self.form.inputs],
                      outputs=[status, *players, *timelines, downloads, *columns], api_name="generate")
 
     def _demo_clip(self) -> str:
@@ -95,12 +98,12 @@ class WebApp:
         return str(path)
 
     def _generate(self, request: gr.Request, progress=gr.Progress(), *values: Any) -> list[Any]:  # noqa: B008
-        video, count, engine, *rest = values
+        video, count, engine, stems, *rest = values
         try:
             controls, options = self.form.read(engine, rest)
             info = check_upload(video, self.settings)
             with self.workspace.job(request.session_hash or "anonymous") as folder:
-                found = generate_candidates(video, folder, controls, engine, options, int(count), info,
+                found = generate_candidates(video, folder, controls, engine, options, int(count), bool(stems), info,
                                             lambda done, what: progress(done, desc=what))
         except CuescoreError as exc:
             raise gr.Error(self._public(str(exc), video), duration=None, print_exception=False) from None

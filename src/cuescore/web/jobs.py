@@ -1,8 +1,8 @@
 """What one press of Generate does, with the library only (no gradio here).
 
-The upload is checked against the server's limits, analysed once, and scored as several
-candidates (seeds seed, seed+1, ...) that share that analysis (`score_video(features=...)`);
-each candidate gets its timeline figure. Errors are the library's `CuescoreError`s, whose one-line
+The upload is checked against the server's limits and scored once (`score_video`) or as several
+candidates (seeds seed, seed+1, ...) that share one analysis (`score_candidates`); each
+candidate gets its timeline figure. Errors are the library's `CuescoreError`s, whose one-line
 messages the page shows as they are.
 """
 
@@ -82,34 +82,43 @@ def generate_candidates(
     engine: str,
     options: dict[str, Any],
     count: int,
+    stems: bool,
     info: VideoInfo,
     progress: Callable[[float, str], None],
 ) -> list[Candidate]:
-    """Score `video` `count` times (seeds controls.seed + i) into `folder`, analysing it once.
-    progress(share done 0-1, what is happening) is called at every stage."""
-    from cuescore.analysis import analyze
-    from cuescore.engines import get_engine
+    """Score `video` `count` times (seeds controls.seed + i) into `folder`: one `score_video`, or
+    `score_candidates` (one analysis for all); each with its timeline PNG and, with `stems`, each
+    part's WAV. info: the video's `check_upload`. progress(share done 0-1, what is happening) is called at every stage."""
+    from cuescore.candidates import score_candidates
     from cuescore.evaluation.timeline_plot import plot_timeline
     from cuescore.scoring import default_output, score_video
 
     if not 1 <= int(count) <= MAX_CANDIDATES:
         raise OptionError(f"candidates {count} is out of range; allowed: 1..{MAX_CANDIDATES}")
     count = int(count)
-    seeds = [(controls.seed + i) % 2**32 for i in range(count)]
-    share = 1.0 / (count + 1)
-    progress(0.0, "analysis")
-    needs = get_engine(engine, controls, **options).analysis_needs()
-    features = analyze(video, info=info, **needs.analyze_kwargs())
-    suffix = default_output(video, info.codec).suffix
-    candidates = []
-    for i, seed in enumerate(seeds):
-        def report(stage: str, done: float, i: int = i, seed: int = seed) -> None:
-            progress(share * (1 + i + done), f"candidate {i + 1}/{count} (seed {seed}): {stage}")
+    out = folder / f"{Path(video).stem}_scored{default_output(video, info.codec).suffix}"
+    report = _CandidateProgress(count, controls.seed, progress)
+    if count == 1:
+        results = [score_video(video, out, controls, engine=engine, engine_options=options, progress=report,
+                               stems=stems)]
+    else:
+        results = score_candidates(video, out, controls, count, engine=engine, engine_options=options,
+                                   progress=report, stems=stems)
+    progress(1.0, "timelines")
+    return [Candidate(controls.seed + i, r.outputs, plot_timeline(r.json, r.json.with_suffix(".png")),
+                      r.summary().replace(str(folder) + "/", "")) for i, r in enumerate(results)]
 
-        out = folder / f"{Path(video).stem}_seed{seed}{suffix}"
-        result = score_video(video, out, controls.replace(seed=seed), features=features, engine=engine,
-                             engine_options=options, progress=report)
-        timeline = plot_timeline(result.json, out.with_name(out.stem + "_timeline.png"))
-        candidates.append(Candidate(seed, result.outputs, timeline, result.summary().replace(str(folder) + "/", "")))
-    progress(1.0, "done")
-    return candidates
+
+class _CandidateProgress:
+    """`score_video`'s progress(stage, share) of candidate after candidate as one share of the
+    whole job; a candidate's "done" moves on to the next."""
+
+    def __init__(self, count: int, seed: int, progress: Callable[[float, str], None]) -> None:
+        self.count, self.seed, self.progress = count, seed, progress
+        self.index = 0
+
+    def __call__(self, stage: str, done: float) -> None:
+        what = f"candidate {self.index + 1}/{self.count} (seed {self.seed + self.index}): {stage}"
+        self.progress(min((self.index + done) / self.count, 0.99), what)
+        if stage == "done":
+            self.index += 1
