@@ -148,6 +148,14 @@ def test_bad_option_shows_the_cli_message(web_server, clips, tmp_path):
                                           *_with(key="H major"), api_name="/generate")
 
 
+def test_page_reads_no_file_named_in_a_text_control(web_server, clips, tmp_path):
+    keyframes = tmp_path / "curve.csv"  # the command line reads keyframes from a CSV; the page must not
+    keyframes.write_text("0,0.2\n1.5,0.9\n")
+    with pytest.raises(AppError, match="intensity: give the values inline"):
+        _client(web_server, tmp_path).predict(handle_file(str(clips["short"])), 1, "affective", False,
+                                              *_with(intensity=str(keyframes)), api_name="/generate")
+
+
 def _with(**changes) -> list:
     """Positional values of every shown control: the table's defaults, with `changes`."""
     shown = [n for n, s in CONTROLS.items() if s.kind != "path"]

@@ -10,6 +10,7 @@ the engines' path options come from `cuescore serve`'s own flags.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,11 +134,20 @@ class SettingsForm:
         if engine not in self.engines:
             raise OptionError(f"engine '{engine}' is not offered here; choose one of: {', '.join(self.engines)}")
         given = dict(zip([*(n for n in CONTROLS if n in self.controls), *self.options], values))
-        controls = Controls.from_options(**{name: _blank(given[name]) for name in self.controls})
+        controls = Controls.from_options(**{name: _no_server_file(name, _blank(given[name])) for name in self.controls})
         options = {name: _blank(value) for (owner, name), value in
                    ((key, given[key]) for key in self.options) if owner == engine}
         options.update(engine_server_options(self.engines[engine], self.server_options))
         return controls, options
+
+
+def _no_server_file(name: str, value: Any) -> Any:
+    """`value` unless it names a file on the server: text controls that read a file on the command line
+    (keyframes from a CSV) are given inline on the page, so no page user can make the server open a path."""
+    if isinstance(value, str) and (os.sep in value or os.path.exists(value.strip())):
+        raise OptionError(f"{_label(name)}: give the values inline (e.g. 0:0.3,20:1.0); files are read only by "
+                          "the command line")
+    return value
 
 
 def _blank(value: Any) -> Any:
