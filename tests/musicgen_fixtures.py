@@ -57,7 +57,7 @@ def tiny_musicgen_config(*, frame_rate: int = 10, codebooks: int = 2, layers: in
 def make_tiny_musicgen(folder: Path, *, seed: int = 0, **sizes) -> Path:
     """Write a random tiny MusicGen with its tokenizer to `folder`; returns `folder`."""
     import torch
-    from transformers import EncodecFeatureExtractor, MusicgenForConditionalGeneration
+    from transformers import MusicgenForConditionalGeneration
 
     folder = Path(folder)
     config, tokenizer = tiny_musicgen_config(**sizes)
@@ -67,15 +67,7 @@ def make_tiny_musicgen(folder: Path, *, seed: int = 0, **sizes) -> Path:
     torch.nn.init.normal_(model.enc_to_dec_proj.weight, std=0.2)
     for layer in model.decoder.model.decoder.layers:
         torch.nn.init.normal_(layer.encoder_attn.v_proj.weight, std=0.2)
-    pad = config.decoder.pad_token_id
-    model.generation_config.update(
-        pad_token_id=pad, decoder_start_token_id=pad, bos_token_id=pad, do_sample=True,
-        guidance_scale=3.0, max_length=1500,
-    )
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    EncodecFeatureExtractor(sampling_rate=config.audio_encoder.sampling_rate).save_pretrained(folder)
-    return folder
+    return _save_with_sampling_defaults(model, config, tokenizer, folder)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +80,7 @@ def make_tiny_musicgen_melody(folder: Path, *, seed: int = 0, **sizes) -> Path:
     """Write a random tiny MusicGen-melody (chroma prefix of 235 frames, no cross-attention) with its
     tokenizer to `folder`, as the hub stores facebook/musicgen-melody; returns `folder`."""
     import torch
-    from transformers import (EncodecFeatureExtractor, MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
+    from transformers import (MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
                               MusicgenMelodyForConditionalGeneration)
 
     folder = Path(folder)
@@ -102,6 +94,13 @@ def make_tiny_musicgen_melody(folder: Path, *, seed: int = 0, **sizes) -> Path:
     # At the default init (std 0.02) the prefix barely moves the logits; make the condition matter.
     torch.nn.init.normal_(model.audio_enc_to_dec_proj.weight, std=0.5)
     torch.nn.init.normal_(model.enc_to_dec_proj.weight, std=0.2)
+    return _save_with_sampling_defaults(model, config, tokenizer, folder)
+
+
+def _save_with_sampling_defaults(model, config, tokenizer, folder: Path) -> Path:
+    """Give `model` MusicGen's sampling defaults and save it with its tokenizer and feature extractor."""
+    from transformers import EncodecFeatureExtractor
+
     pad = config.decoder.pad_token_id
     model.generation_config.update(
         pad_token_id=pad, decoder_start_token_id=pad, bos_token_id=pad, do_sample=True,
