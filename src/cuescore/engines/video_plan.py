@@ -10,7 +10,8 @@ neutral)`, so a weight of 0 removes its influence, 1 keeps it as analysed and 2 
   cut rate (× weight_motion); its mean sets the target tempo.
 - grid: `fit_beat_grid` bends the beats so the hard cuts land on them (× weight_cuts).
 - sections: groups of shots, split where the mood changes; labels repeat for similar moods.
-- per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control.
+- per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control;
+  per second, the curves the arrangement follows within bars (`curves`: activity, intensity).
 - accents: the strongest visual beats, plus cuts that could not sit on a beat.
 """
 
@@ -33,6 +34,7 @@ _MAX_SECTION = 24.0     # seconds: a longer group of shots is split at the next 
 _MOOD_CHANGE = 0.5      # L1 distance between emotion distributions that starts a new section
 _SAME_LABEL = 0.3       # distance under which a section repeats an earlier label
 _ACCENT_SHARE = 0.35    # share of visual beats kept as accents at weight_motion = 1
+_ACTIVITY_CONTRAST = 2.0  # per-second activity: the density level plus this × its contrast in the clip
 
 
 def saturate(x: np.ndarray, scale: float) -> np.ndarray:
@@ -232,6 +234,16 @@ class VideoPlanner:
             return "ambient"
         return "piano" if valence < -0.1 and level < 0.4 else "orchestral"
 
+    @staticmethod
+    def curves(parts: PlanParts) -> dict[str, list[float]]:
+        """The per-second curves the arrangement follows within bars: intensity (the energy, 0-1)
+        and activity (the density level 0-4, its moments of more or less motion than the clip's
+        usual drawn apart, so a beat-by-beat rhythm can follow them where bar levels average
+        them away)."""
+        activity = parts.density + _ACTIVITY_CONTRAST * contrast(parts.density, 0.25)
+        return {"intensity": [round(float(v), 4) for v in np.clip(parts.energy, 0.0, 1.0)],
+                "activity": [round(float(v), 3) for v in np.clip(activity, 0.0, 4.0)]}
+
     def assemble(self, features: VideoFeatures, parts: PlanParts, engine: str) -> tuple[MusicPlan, PlanRecord]:
         """The validated plan and the shared record from an engine's decisions. Every hard cut is
         reported in `plan.cuts`; the arrangement marks them (`marked_cuts`) unless weight_cuts is 0."""
@@ -247,7 +259,7 @@ class VideoPlanner:
             instruments=dict(INSTRUMENT_PRESETS[parts.preset]),
             accents=self.accents(features, grid.beats, off_grid),
             cuts=list(hard), marked_cuts=list(hard) if self.controls.weight_cuts > 0 else [],
-            beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed,
+            beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed, **self.curves(parts),
         )
         plan.validate()
         record = PlanRecord(

@@ -116,7 +116,7 @@ def write_drums(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         for drum, onsets in chosen[key].hits.items():
             for onset in onsets:
                 if onset < bar.beats and bar.pos + onset < tl.position(tl.ending) - 1e-6:
-                    kit.hit(bar.pos + onset, drum, bar.energy)
+                    kit.hit(bar.pos + onset, drum, tl.energy_at(tl.time(bar.pos + onset)))
         entering = i == 0 or bars[i - 1].quiet or bars[i - 1].section != bar.section
         if bar.index >= 0 and (entering or (tier == 3 and bar.index % 4 == 0)):
             kit.hit(bar.pos, CRASH, bar.energy)

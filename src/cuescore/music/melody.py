@@ -83,7 +83,8 @@ class _Line:
 
 def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     """The lead track. The first phrase (when others follow) rests as an intro, as do quiet phrases
-    (mean energy under 0.25) and, in longer pieces, every fourth phrase to let the music breathe;
+    (mean energy under 0.25), calm ones (`CALM_LEVEL`) and, in longer pieces, every fourth phrase
+    to let the music breathe;
     when the last phrase sings, the lead holds a chord tone through the ending."""
     track = Track("lead", program)
     line = _Line(tl, rng)
@@ -91,7 +92,7 @@ def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     previous: int | None = None
     sang_last = False
     for n, phrase in enumerate(groups):
-        quiet = np.mean([b.energy for b in phrase]) < 0.25
+        quiet = np.mean([b.energy for b in phrase]) < 0.25 or _calm(tl, phrase)
         sang_last = not ((n == 0 and len(groups) > 1) or quiet or (len(groups) > 4 and n % 4 == 3))
         if not sang_last:
             continue
@@ -103,10 +104,21 @@ def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     return track
 
 
+CALM_LEVEL = 0.5
+"""A phrase whose mean density level (`Timeline.level_at`, beat by beat) is under this rests: the
+lead sings where the picture moves and leaves calm passages to the accompaniment."""
+
+
+def _calm(tl: Timeline, phrase: list[Bar]) -> bool:
+    levels = [tl.level_at(tl.time(b.pos + k + 0.5)) for b in phrase for k in range(b.beats)]
+    return float(np.mean(levels)) < CALM_LEVEL
+
+
 def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: int | None,
           rng: np.random.Generator) -> int | None:
     """Write one phrase; returns its last pitch."""
-    level = int(np.clip(round(np.mean([b.density for b in phrase])), 1, 3))
+    level = int(np.clip(round(np.mean([tl.level_at(b.start + (b.end - b.start) * k / 4) for b in phrase
+                                       for k in range(4)])), 1, 3))
     motif = RHYTHMS[level][int(rng.integers(len(RHYTHMS[level])))]
     answer = RHYTHMS[level][int(rng.integers(len(RHYTHMS[level])))]
     cadence = CADENCES[int(rng.integers(len(CADENCES)))]
@@ -139,7 +151,7 @@ def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: 
             span = tl.span_at(t)
             end = min(tl.time(pos + min(length, bar.beats - onset)) - (0.0 if length >= 1.5 else 0.03),
                       span.end, tl.ending)
-            v = velocity(tl, t, bar.energy, 62, 32, onset, rng) + int(4 * np.sin(np.pi * phase))
+            v = velocity(tl, t, tl.energy_at(t), 62, 32, onset, rng) + int(4 * np.sin(np.pi * phase))
             track.notes.append(Note(pitch, t, end, v))
             steps_here.append(pitch - previous if previous is not None else 0)
             previous = pitch

@@ -102,6 +102,9 @@ class MusicPlan:
     accents: times of visual impacts that the arrangement should mark.
     cuts: every hard cut of the video (reported); marked_cuts: the cuts the arrangement marks
         with fills and crashes (none when the user turns the cuts' influence off).
+    intensity: per second, the intensity curve (0-1) the energy followed; activity: per second,
+        the density level (0-4, fractional) the bars' density followed. The arrangement follows
+        both within each bar (dynamics and rhythm beat by beat); empty = the bar levels alone.
     """
 
     duration: float
@@ -120,6 +123,8 @@ class MusicPlan:
     beats_per_bar: int = 4
     engine: str = ""
     seed: int | None = None
+    intensity: list[float] = field(default_factory=list)
+    activity: list[float] = field(default_factory=list)
 
     def validate(self) -> None:
         """ValueError if the plan is inconsistent (unsorted times, bars without levels, ...)."""

@@ -165,6 +165,21 @@ class Timeline:
                 return bar
         return self.bars[-1] if t >= self.bars[-1].start else self.bars[0]
 
+    def energy_at(self, t: float) -> float:
+        """Energy 0-1 at `t` seconds: the plan's per-second intensity curve (values at the middle
+        of each second, interpolated), else the bar's energy."""
+        return self._curve(self.plan.intensity, t, lambda bar: bar.energy)
+
+    def level_at(self, t: float) -> int:
+        """Density level 0-4 at `t` seconds: the plan's per-second activity curve, rounded, else
+        the bar's density."""
+        return int(np.clip(round(self._curve(self.plan.activity, t, lambda bar: bar.density)), 0, 4))
+
+    def _curve(self, values: list[float], t: float, fallback) -> float:
+        if not values:
+            return float(fallback(self.bar_at(t)))
+        return float(np.interp(t, np.arange(len(values)) + 0.5, values))
+
     def is_accent(self, t: float, tolerance: float = 0.02) -> bool:
         """True when `t` is within `tolerance` seconds of a (beat-snapped) accent."""
         i = bisect.bisect_left(self.accents, t - tolerance)
