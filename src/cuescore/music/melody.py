@@ -106,7 +106,8 @@ class Motif:
 
 
 def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
-    """The lead track. The first phrase (when others follow) rests as an intro, as do quiet phrases
+    """The lead track. The first phrase (when others follow and it is not busier than the average
+    phrase) rests as an intro, as do quiet phrases
     (mean energy under 0.25), calm ones (`CALM_LEVEL`) and, in longer pieces, every fourth phrase
     to let the music breathe; when the last phrase sings, the lead holds a chord tone through the ending."""
     track = Track("lead", program)
@@ -119,7 +120,8 @@ def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     motifs: dict[str, Motif] = {}
     for n, phrase in enumerate(groups):
         quiet = np.mean([b.energy for b in phrase]) < 0.25 or _calm(tl, phrase)
-        sang_last = not ((n == 0 and len(groups) > 1) or quiet or (len(groups) > 4 and n % 4 == 3))
+        intro = n == 0 and len(groups) > 1 and _level(tl, phrase) <= np.mean([_level(tl, p) for p in groups])
+        sang_last = not (intro or quiet or (len(groups) > 4 and n % 4 == 3))
         if not sang_last:
             continue
         label = phrase[0].section
@@ -138,17 +140,20 @@ CALM_LEVEL = 0.5
 lead sings where the picture moves and leaves calm passages to the accompaniment."""
 
 
+def _level(tl: Timeline, phrase: list[Bar]) -> float:
+    """The phrase's mean density level, beat by beat (`Timeline.level_at`)."""
+    return float(np.mean([tl.level_at(tl.time(b.pos + k + 0.5)) for b in phrase for k in range(b.beats)]))
+
+
 def _calm(tl: Timeline, phrase: list[Bar]) -> bool:
-    levels = [tl.level_at(tl.time(b.pos + k + 0.5)) for b in phrase for k in range(b.beats)]
-    return float(np.mean(levels)) < CALM_LEVEL
+    return _level(tl, phrase) < CALM_LEVEL
 
 
 def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: int | None, motif: Motif,
           rng: np.random.Generator) -> int | None:
     """Write one phrase on `motif` (its steps are recorded from the first motif bar when it has
     none yet); returns the phrase's last pitch."""
-    level = int(np.clip(round(np.mean([tl.level_at(b.start + (b.end - b.start) * k / 4) for b in phrase
-                                       for k in range(4)])), 1, 3))
+    level = int(np.clip(round(_level(tl, phrase)), 1, 3))
     options = RHYTHMS[level]
     cadence = CADENCES[int(rng.integers(len(CADENCES)))]
     plan = [(options[motif.rhythm % len(options)], options[motif.answer % len(options)])[k % 2]
