@@ -323,3 +323,21 @@ def test_the_lead_states_a_motif_repeats_it_in_a_returning_section_and_varies_it
                 sung.setdefault(phrase[0].section, []).append(onsets)
         assert len(sung.get("A", [])) >= 2 and len(set(sung["A"])) == 1, (seed, sung)
         assert "B" in sung, (seed, sung)
+
+
+def test_swing_plays_the_off_beat_eighths_late_and_keeps_the_anchors():
+    straight = make_plan(density=(3,), energy=(0.8,))
+    swung = make_plan(density=(3,), energy=(0.8,))
+    swung.swing = 1 / 6
+    tl = Timeline(swung)
+    fixed = anchors(tl)
+    a, b = arrange(straight, seed=0), arrange(swung, seed=0)
+    late = 0
+    for name in ("drums", "keys"):
+        for x, y in zip(a.track(name).notes, b.track(name).notes):
+            pos = tl.position(x.start)
+            off_beat = abs(pos - np.floor(pos) - 0.5) < 0.03 and np.min(np.abs(fixed - x.start)) > 1e-4
+            if name == "drums":  # not humanised: exact positions
+                assert tl.position(y.start) == pytest.approx(pos + (1 / 6 if off_beat else 0.0), abs=1e-6)
+            late += off_beat and y.start > x.start + 0.05
+    assert late >= 10

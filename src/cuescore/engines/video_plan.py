@@ -35,6 +35,9 @@ _MOOD_CHANGE = 0.5      # L1 distance between emotion distributions that starts 
 _SAME_LABEL = 0.3       # distance under which a section repeats an earlier label
 _ACCENT_SHARE = 0.35    # share of visual beats kept as accents at weight_motion = 1
 _ACTIVITY_CONTRAST = 2.0  # per-second activity: the density level plus this × its contrast in the clip
+PRESET_SWING = {"electronic": 0.08, "piano": 0.05}
+"""Beats by which a preset's off-beat eighths lag (`MusicPlan.swing`): the light shuffle of electronic
+grooves (off-beats at 58 % of the beat) and a solo pianist's lilt (55 %); the others play straight."""
 
 
 def saturate(x: np.ndarray, scale: float) -> np.ndarray:
@@ -260,6 +263,7 @@ class VideoPlanner:
             accents=self.accents(features, grid.beats, off_grid),
             cuts=list(hard), marked_cuts=list(hard) if self.controls.weight_cuts > 0 else [],
             beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed, **self.curves(parts),
+            swing=PRESET_SWING.get(parts.preset, 0.0),
         )
         plan.validate()
         record = PlanRecord(

@@ -5,8 +5,8 @@ Roles (keys of `plan.instruments`, each → GM program): "pad" (sustained voice-
 (phrased melody) and "drums" (value = GM kit; grooves by energy, fills and crashes at cuts). A role
 missing from the plan is a part left out; other roles are ignored. Every part's MIDI expression (CC11)
 follows the energy curve; all parts hold the last chord from `Timeline.ending` on and fade it,
-every note ending by `plan.duration`. Onsets off the chord changes and cuts are loosened by a few milliseconds per part
-(`humanize`).
+every note ending by `plan.duration`. Off-beat eighths are played late where the plan swings, and
+onsets off the chord changes and cuts are loosened by a few milliseconds per part (`humanize`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from cuescore.music.accompaniment import write_bass, write_keys, write_pad
 from cuescore.music.drums import write_drums
-from cuescore.music.humanize import humanize
+from cuescore.music.humanize import humanize, swing
 from cuescore.music.melody import write_lead
 from cuescore.music.plan import MusicPlan
 from cuescore.music.score import CC_EXPRESSION, ControlChange, Score, Track
@@ -72,6 +72,7 @@ def arrange(plan: MusicPlan, seed: int | None = None) -> Score:
             continue
         rng = np.random.default_rng([abs(int(base)), index])
         track = writer(tl, int(plan.instruments[role]), rng)
+        swing(track, tl)
         humanize(track, role, tl, np.random.default_rng([abs(int(base)), index, 1]))
         track.volume, track.pan = MIX[role]
         track.controls.extend(_expression(tl))

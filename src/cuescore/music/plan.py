@@ -105,6 +105,8 @@ class MusicPlan:
     intensity: per second, the intensity curve (0-1) the energy followed; activity: per second,
         the density level (0-4, fractional) the bars' density followed. The arrangement follows
         both within each bar (dynamics and rhythm beat by beat); empty = the bar levels alone.
+    swing: beats by which notes on the off-beat eighths are played late (0 straight, 1/6 the
+        triplet feel of jazz swing).
     """
 
     duration: float
@@ -125,6 +127,7 @@ class MusicPlan:
     seed: int | None = None
     intensity: list[float] = field(default_factory=list)
     activity: list[float] = field(default_factory=list)
+    swing: float = 0.0
 
     def validate(self) -> None:
         """ValueError if the plan is inconsistent (unsorted times, bars without levels, ...)."""
