@@ -26,7 +26,8 @@ def test_defaults_are_valid_and_documented():
         assert spec.help and spec.allowed(), name
     assert {"seed", "key", "mode", "tempo", "tempo_min", "tempo_max", "energy", "instruments", "weight_emotion",
             "weight_motion", "weight_cuts", "weight_colour", "primer", "original_gain", "loudness",
-            "soundfont"} == set(CONTROLS)
+            "soundfont", "hits", "ignore_cuts", "intensity", "sections", "video_control",
+            "music_control"} == set(CONTROLS)
 
 
 def test_from_options_converts_command_line_text():

@@ -80,7 +80,7 @@ def test_reverb_and_compression_in_parts_equal_the_whole(reverb):
     import sys
 
     def chain(x, sr, reverb, workers):
-        parts = sys.modules["cuescore.render.master"]._room_and_compression(ArrayTrack(x, sr), reverb, workers)
+        parts = sys.modules["cuescore.render.master"]._room(ArrayTrack(x, sr), reverb, workers)
         return np.concatenate([block for _, block in parts], axis=1)
 
     x = _music_like(20.0) * np.float32(3.0)

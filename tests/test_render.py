@@ -237,10 +237,10 @@ def test_render_and_master_are_bit_identical_for_any_number_of_workers(long_scor
 
 def test_master_parts_do_not_depend_on_the_workers(long_score):
     from cuescore.media.track import ArrayTrack
-    from cuescore.render.master import _room_and_compression
+    from cuescore.render.master import _room
 
     def chain(x, workers):
-        return np.concatenate([b for _, b in _room_and_compression(ArrayTrack(x, SR), 0.25, workers)], axis=1)
+        return np.concatenate([b for _, b in _room(ArrayTrack(x, SR), 0.25, workers)], axis=1)
 
     x = synthesize(long_score, workers=1).samples[:, : 45 * SR] * np.float32(4.0)
     one = chain(x, workers=1)

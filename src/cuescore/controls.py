@@ -4,7 +4,10 @@ Each field of `Controls` carries a `Control` in its metadata (type, default, ran
 help), like PySceneDetect's CONFIG_MAP: `Controls.from_options` validates against it and
 `add_control_arguments` builds `--seed`, `--key`, ... from it, so the two cannot disagree.
 The four `weight_*` settings scale one video feature's influence each (0 turns it off, 1 is
-as analysed, 2 doubles it), as in Controllable V2M.
+as analysed, 2 doubles it), as in Controllable V2M. The "directing" settings (hits, ignore_cuts,
+intensity, sections, video_control, music_control) are text parsed by `cuescore.directives` and
+stored in its canonical form (a CSV file of keyframes is stored as its keyframes), so a result's
+recorded controls reproduce it; their times are checked against the video by `check_duration`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable
 
+from cuescore import directives
 from cuescore.errors import OptionError
 
 if TYPE_CHECKING:  # music theory (and numpy) is imported when a key or primer is read, not for --help
@@ -41,8 +45,9 @@ MODE_CHOICES = ("auto", "major", "minor")
 
 @dataclass(frozen=True)
 class Control:
-    """One setting: its kind ("int", "float", "str", "path", "soundfont", "key", "progression"), range or
-    choices, help text, argparse metavar and group; `nullable` settings accept None."""
+    """One setting: its kind ("int", "float", "str", "path", "soundfont", "key", "progression", or a
+    directive kind of `_DIRECTIVE_FORMS`), range or choices, help text, argparse metavar and group;
+    `nullable` settings accept None; `repeat` ones may be given several times (a list, joined by ';')."""
 
     kind: str
     help: str
@@ -52,6 +57,7 @@ class Control:
     nullable: bool = False
     metavar: str | None = None
     group: str = "music"
+    repeat: bool = False
 
     def allowed(self) -> str:
         """The allowed values, in words, for error messages and --help."""
@@ -62,8 +68,20 @@ class Control:
         else:
             text = {"path": "an existing file", "soundfont": "auto, bundled or an existing .sf2/.sf3 file",
                     "key": "a key like 'A minor'",
-                    "progression": "chords like 'C Am F G'"}.get(self.kind, "a value")
+                    "progression": "chords like 'C Am F G'", **_DIRECTIVE_FORMS}.get(self.kind, "a value")
         return f"{text} or none" if self.nullable else text
+
+
+_DIRECTIVE_FORMS = {
+    "hits": f"times in s or m:ss.ss, at least {directives.fmt(directives.MIN_HIT_GAP)} s apart, inside the video",
+    "times": "times in s or m:ss.ss, inside the video",
+    "keyframes": "TIME:LEVEL pairs, times increasing inside the video, levels 0..1, or a CSV file of time,level rows",
+    "sections": "TIME:LABEL pairs, times increasing inside the video",
+    "video_control": "SHOT,REGION,FEATURE,WEIGHT with SHOT and REGION an index or *, FEATURE one of "
+                     f"{'/'.join(directives.VIDEO_FEATURES)}, WEIGHT 0..2",
+    "music_control": f"FEATURE,WEIGHT with FEATURE one of {'/'.join(directives.MUSIC_FEATURES)}, WEIGHT 0..2",
+}
+"""Directive kind → its form in words (the kinds `directives.canonical` parses)."""
 
 
 def _fmt(x: float | None) -> str:
@@ -101,6 +119,28 @@ class Controls:
                                  low=0, high=2, group="weights")
     weight_colour: float = control(1.0, "float", "influence of colour and brightness on key and mode",
                                    low=0, high=2, group="weights")
+    hits: str | None = control(None, "hits", "hit points: moments that land on a downbeat with a chord change "
+                               "and a drum/orchestral hit, e.g. '12.3,1:05.5'", nullable=True, metavar="TIMES",
+                               group="directing")
+    ignore_cuts: str | None = control(None, "times", "detected cuts to leave unmarked: every cut within "
+                                      f"{directives.fmt(directives.IGNORE_TOLERANCE)} s of one of these times is "
+                                      "dropped, e.g. '20.1'", nullable=True, metavar="TIMES", group="directing")
+    intensity: str | None = control(None, "keyframes", "intensity keyframes 'SECONDS:LEVEL,...' (or a CSV file of "
+                                    "time,level rows), linear between keyframes, flat outside them; replaces the "
+                                    "density and energy read from the video (--energy still scales it), e.g. "
+                                    "'0:0.3,20:1.0,35:0.4'", nullable=True, metavar="KEYFRAMES", group="directing")
+    sections: str | None = control(None, "sections", "name and place the sections (each start moves to the nearest "
+                                   "bar line), e.g. '0:intro,8:build,24:climax,40:outro'", nullable=True,
+                                   metavar="MARKS", group="directing")
+    video_control: str | None = control(None, "video_control", "scale one feature's influence in one shot (index "
+                                        "from the cut detection, or *) and one region of its key frame (or *), "
+                                        "e.g. '1,*,motion,0'; repeatable; the --weight-* flags are the '*,*' case",
+                                        nullable=True, metavar="SHOT,REGION,FEATURE,WEIGHT", group="directing",
+                                        repeat=True)
+    music_control: str | None = control(None, "music_control", "how far one musical feature follows the picture: "
+                                        "pitch (melody contour and register), rhythm (note density against motion), "
+                                        "dynamics (loudness against arousal), e.g. 'rhythm,0'; repeatable",
+                                        nullable=True, metavar="FEATURE,WEIGHT", group="directing", repeat=True)
     primer: str | None = control(None, "progression", "chords to open with, e.g. 'C Am F G'", nullable=True,
                                  metavar="CHORDS")
     original_gain: float = control(0.0, "float", "level of the video's own audio under the music (linear)",
@@ -156,6 +196,48 @@ class Controls:
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CONTROLS}
 
+    @property
+    def hit_times(self) -> tuple[float, ...]:
+        """Hit points, seconds, sorted."""
+        return () if self.hits is None else directives.parse_hits(self.hits)
+
+    @property
+    def ignored_cuts(self) -> tuple[float, ...]:
+        """Times near which detected cuts are dropped, seconds."""
+        return () if self.ignore_cuts is None else directives.parse_times(self.ignore_cuts)
+
+    @property
+    def intensity_keyframes(self) -> tuple[tuple[float, float], ...]:
+        """(time s, level 0-1) keyframes; empty when the video sets the intensity."""
+        return () if self.intensity is None else directives.parse_keyframes(self.intensity)
+
+    @property
+    def section_marks(self) -> tuple[tuple[float, str], ...]:
+        """(start s, label) of user-placed sections; empty when the engine places them."""
+        return () if self.sections is None else directives.parse_sections(self.sections)
+
+    @property
+    def video_controls(self) -> tuple[directives.VideoControl, ...]:
+        """Per-shot/per-region feature weights, in the order given."""
+        return () if self.video_control is None else directives.parse_video_controls(self.video_control)
+
+    def music_weight(self, feature: str) -> float:
+        """The --music-control weight of `feature` (pitch, rhythm or dynamics); 1 when not given."""
+        given = {} if self.music_control is None else directives.parse_music_controls(self.music_control)
+        return given.get(feature, 1.0)
+
+    def check_duration(self, duration: float) -> None:
+        """`OptionError` naming the first hit, ignored cut, keyframe or section start outside a video
+        of `duration` seconds (hits and section starts must lie before its end)."""
+        times = [("hits", t, False) for t in self.hit_times] + [("ignore_cuts", t, True) for t in self.ignored_cuts]
+        times += [("intensity", t, True) for t, _ in self.intensity_keyframes]
+        times += [("sections", t, False) for t, _ in self.section_marks]
+        for name, t, end_ok in times:
+            if t > duration or (t == duration and not end_ok) or (name == "hits" and t <= 0):
+                span = (f"0..{duration:.2f} s" if end_ok else
+                        f"{'after 0 and' if name == 'hits' else 'from 0 to'} before {duration:.2f} s")
+                raise OptionError(f"option {name}: {_fmt(t)} s is outside the video; allowed: {span}")
+
 
 CONTROLS: dict[str, Control] = {f.name: f.metadata["control"] for f in fields(Controls)}
 """Name → `Control`, in table order."""
@@ -188,6 +270,8 @@ def _number(name: str, spec: Control, value: Any) -> float | int:
 
 def _convert(name: str, spec: Control, value: Any) -> Any:
     """The value converted to the control's type; `OptionError` if it does not fit."""
+    if spec.repeat and isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value) if value else None
     if spec.nullable and (value is None or isinstance(value, str) and value.strip().lower() in ("", "none", "auto")):
         return None
     if spec.kind in ("int", "float"):
@@ -212,6 +296,11 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
         if any(c.is_none for c in chords):
             raise _bad(name, value, spec, "N is not a chord")
         return " ".join(c.label for c in chords)
+    if spec.kind in _DIRECTIVE_FORMS:
+        try:
+            return directives.canonical(spec.kind, text)
+        except ValueError as exc:
+            raise _bad(name, value, spec, str(exc)) from None
     if spec.kind == "soundfont" and text.lower() in ("auto", "bundled", ""):
         return text.lower() or "auto"
     if spec.kind in ("path", "soundfont") and not os.path.isfile(text):
@@ -223,7 +312,7 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
 
 _GROUP_TITLES = {
     "music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)",
-    "output": "output",
+    "output": "output", "directing": "directing the music (see README: Directing the music)",
 }
 
 
@@ -243,6 +332,7 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         metavar = None if spec.choices else spec.metavar or ("N" if spec.kind in ("int", "float") else "VALUE")
         group.add_argument(
             f"--{name.replace('_', '-')}", dest=name, default=None, metavar=metavar,
+            action="append" if spec.repeat else "store",
             choices=spec.choices or None, type=str.lower if spec.choices else str,
             help=f"{spec.help} (default: {shown}; {spec.allowed()})".replace("%", "%%"),
         )

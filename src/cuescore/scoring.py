@@ -22,14 +22,17 @@ from typing import Any, Callable, Iterator
 
 from cuescore.analysis import VideoFeatures, analyze
 from cuescore.controls import Controls
-from cuescore.engines import DEFAULT_ENGINE, Composition, get_engine
+from cuescore.engines import DEFAULT_ENGINE, Composition, engine_class, get_engine
 from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
 from cuescore.media.track import ArrayTrack
 from cuescore.music.plan import MusicPlan
-from cuescore.render import SoundFontChoice, find_soundfont, master_track, synthesize_track
+from cuescore.music.score import Score
+from cuescore.render import SoundFontChoice, find_soundfont, synthesize_track
+from cuescore.render.master import Mastering, master_with_curve
+from cuescore.result_file import reproduction_record
 
 STAGES = ("analysis", "composition", "synthesis", "mastering", "mux")
 """The stages timed in `ScoreResult.timings` (plus "writing" and "total")."""
@@ -54,6 +57,8 @@ class ScoreResult:
     composition: Composition
     features: VideoFeatures
     timings: dict[str, float] = field(default_factory=dict)
+    stems: dict[str, Path] = field(default_factory=dict)
+    """Part name → its mastered stem WAV (with `stems=True`)."""
 
     @property
     def plan(self) -> MusicPlan | None:
@@ -61,8 +66,9 @@ class ScoreResult:
 
     @property
     def outputs(self) -> dict[str, Path]:
-        """The files written, by kind ("video", "midi", "wav", "json")."""
-        paths = {"video": self.video_out, "midi": self.midi, "wav": self.wav, "json": self.json}
+        """The files written, by kind ("video", "midi", "wav", "json", "stem:<part>")."""
+        paths = {"video": self.video_out, "midi": self.midi, "wav": self.wav, "json": self.json,
+                 **{f"stem:{part}": path for part, path in self.stems.items()}}
         return {name: path for name, path in paths.items() if path is not None}
 
     def summary(self) -> str:
@@ -156,6 +162,34 @@ def _result_json(name: str, composition: Composition, features: VideoFeatures, c
     return data
 
 
+def stem_paths(video_out: str | os.PathLike, parts: list[str]) -> dict[str, Path]:
+    """Kind "stem:<part>" → `OUT.<part>.wav` beside the output video, one per part."""
+    out = Path(video_out)
+    return {f"stem:{part}": out.with_name(f"{out.stem}.{part}.wav") for part in parts}
+
+
+def _check_stems(name: str, writes_score: bool) -> None:
+    """OptionError when stems are asked of an engine (or a composition) without a score to split."""
+    if not writes_score:
+        raise OptionError(f"engine {name} writes the audio itself, with no score of parts to split into stems; "
+                          "leave out --stems or use a score engine (affective, amt)")
+
+
+def _add_stem_paths(name: str, composition: Composition, paths: dict[str, Path], video: Path, info: VideoInfo) -> None:
+    """Add the stems of `composition`'s parts to `paths`, checked like the other outputs."""
+    _check_stems(name, composition.audio is None)
+    paths.update(stem_paths(paths["video"], [track.name for track in composition.score.tracks]))
+    _check_outputs(video, paths, info)
+
+
+def _write_stems(score: Score, bank: SoundFontChoice, mastering: Mastering, tmp: dict[str, Path]) -> None:
+    """Each part of `score` rendered alone (with the whole score's synthesizer calls) and given
+    the mix's mastering gains, so the stems sum to the mixed WAV; written to `tmp["stem:<part>"]`."""
+    for track in score.tracks:
+        write_wav(mastering.apply(synthesize_track(score, soundfont=bank.path, part=track.name)),
+                  tmp[f"stem:{track.name}"])
+
+
 def score_video(
     video: str | os.PathLike,
     out_path: str | os.PathLike | None = None,
@@ -165,6 +199,9 @@ def score_video(
     engine: str | None = None,
     engine_options: dict[str, Any] | None = None,
     progress: bool | Progress | None = None,
+    stems: bool = False,
+    composition: Composition | None = None,
+    extra_record: dict[str, Any] | None = None,
 ) -> ScoreResult:
     """Write music for `video`: OUT (the video with the new soundtrack), OUT.wav, OUT.json (the
     plan, per-second emotion, motion and arousal, the engine's record, the controls, the SoundFont
@@ -175,13 +212,22 @@ def score_video(
     engine: registry name (default "affective"); engine_options: its declared options.
     progress: True prints each stage on stderr (with the analysis's progress bar); a callable
         gets (stage, share done).
+    stems: also write each part's stem, `OUT.<part>.wav` (`stem_paths`), rendered alone and
+        mastered with the mix's gain curves so that the stems sum to OUT.wav; OptionError for an
+        engine that writes audio instead of a score.
+    composition: use this composition (e.g. a recorded or edited score, `result_file`) instead
+        of composing; the engine is still built, to validate its options and record them.
+    extra_record: more top-level fields for OUT.json.
     Raises InputError / OptionError / OutputError (before any work) for bad input or options.
     """
     if not isinstance(controls, Controls):
         raise OptionError(f"controls must be a Controls, got {type(controls).__name__}; use Controls.from_options")
     video = Path(video)
     info = probe(video)
+    controls.check_duration(info.duration)  # directed times inside the video, before any analysis
     name = engine or DEFAULT_ENGINE
+    if stems:  # before the engine is built: a learned engine loads its models then
+        _check_stems(name, engine_class(name).WRITES_SCORE if composition is None else composition.audio is None)
     composer = get_engine(name, controls, **(engine_options or {}))
     needs = composer.analysis_needs() if features is None else None
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
@@ -195,15 +241,17 @@ def score_video(
         if features is None:
             features = analyze(video, progress=progress is True, info=info, **needs.analyze_kwargs())
     with stage("composition"):
-        composition = composer.compose(features)
+        composition = composer.compose(features) if composition is None else composition
     with stage("synthesis"):  # only a score needs it; an engine's own audio is used as it is
         own = composition.audio
         dry = (ArrayTrack(own.samples, own.sample_rate) if own is not None
                else synthesize_track(composition.score, soundfont=bank.path))
     with stage("mastering"):  # dry SoundFont audio gets the room reverb, an engine's audio does not
-        audio = master_track(dry, controls.loudness, **({"reverb": 0.0} if own is not None else {}))
+        audio, mastering = master_with_curve(dry, controls.loudness, **({"reverb": 0.0} if own is not None else {}))
     if composition.score is None:
         paths.pop("midi")
+    if stems:
+        _add_stem_paths(name, composition, paths, video, info)
     with contextlib.ExitStack() as outputs:
         tmp = {kind: outputs.enter_context(atomic_path(path)) for kind, path in paths.items()}
         with stage("mux"):
@@ -212,11 +260,15 @@ def score_video(
             if composition.score is not None:
                 composition.score.write_midi(tmp["midi"])
             write_wav(audio, tmp["wav"])
+        if stems:
+            with stage("stems"):
+                _write_stems(composition.score, bank, mastering, tmp)
         stage.total()
         data = _result_json(name, composition, features, controls, None if own is not None else bank)
         data.update(video=str(video), outputs={kind: str(path) for kind, path in paths.items()},
-                    timings=stage.timings)
+                    timings=stage.timings, **reproduction_record(name, composer.options, video, info.duration,
+                                                                 composition.score), **(extra_record or {}))
         write_json(tmp["json"], data)
     stage.report("done", 1.0)
     return ScoreResult(video, name, paths["video"], paths.get("midi"), paths["wav"], paths["json"], composition, features,
-                       stage.timings)
+                       stage.timings, {kind[5:]: path for kind, path in paths.items() if kind.startswith("stem:")})

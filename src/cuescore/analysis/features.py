@@ -93,6 +93,8 @@ class VideoFeatures:
     scene_offset: whole seconds since the current shot began (MuVi-Sync).
     semantic: [T, D] from the encoder named in `encoder`.
     source: the video's path as given to `analyze` (engines that read frames open it).
+    regions: per detected shot, the main regions of its key frame (`analysis.regions.shot_regions`):
+        {"shot", "start", "end", "time", "regions": [{"area", "motion", "colour", "brightness", "centre"}]}.
     """
 
     duration: float
@@ -115,6 +117,7 @@ class VideoFeatures:
     beat_strengths: np.ndarray
     encoder: dict = field(default_factory=dict)
     source: str = ""
+    regions: list[dict] = field(default_factory=list)
 
     @property
     def T(self) -> int:
@@ -160,6 +163,7 @@ class VideoFeatures:
             "visual_beats": {"times": self.beat_times.tolist(), "strengths": self.beat_strengths.tolist()},
             "encoder": self.encoder,
             "emotions": list(EMOTIONS),
+            "regions": self.regions,
         }
         arrays = {name: np.asarray(getattr(self, name), np.float32) for name in PER_SECOND}
         arrays["emotion"] = self.emotion.astype(np.float32)
@@ -194,6 +198,7 @@ class VideoFeatures:
                 beat_strengths=np.asarray(beats["strengths"], np.float64),
                 encoder=dict(meta.get("encoder", {})),
                 source=str(meta.get("source", "")),
+                regions=list(meta.get("regions", [])),
                 **{k: arrays[k] for k in (*PER_SECOND, "emotion", "semantic")},
             )
             feats.validate()

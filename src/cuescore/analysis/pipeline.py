@@ -27,6 +27,7 @@ from cuescore.analysis.colour import ColourAnalyzer
 from cuescore.analysis.cuts import CutDetector, scene_offset
 from cuescore.analysis.emotion import cut_rate, emotion_probabilities, valence_arousal
 from cuescore.analysis.motion import MotionAnalyzer
+from cuescore.analysis.regions import RegionAnalyzer
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures, fill_forward, timeline_length
 from cuescore.errors import OptionError
@@ -96,6 +97,7 @@ def analyze(
     cuts = CutDetector(video_fps)
     motion = MotionAnalyzer(background=True, native_fps=native_fps if fps else None)
     colour = ColourAnalyzer()
+    regions = RegionAnalyzer()
     seconds = SecondFrames(enc, T)
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
     try:
@@ -109,16 +111,19 @@ def analyze(
                 cuts.update(t, image)
                 motion.update(t, image)
                 colour.update(t, image)
+                regions.update(t, image)
                 if callable(progress):
                     progress(t)
                 if int(t) > bar.n:
                     bar.update(int(t) - bar.n)
-            for analyzer in (cuts, motion, colour):
+            for analyzer in (cuts, motion, colour, regions):
                 analyzer.finish(info.duration)
     finally:
         motion.close()
         bar.close()
-    return _assemble(info, cuts, motion, colour, seconds, enc)
+    features = _assemble(info, cuts, motion, colour, seconds, enc)
+    features.regions = regions.shot_regions(features.cuts, info.duration)
+    return features
 
 
 @contextmanager

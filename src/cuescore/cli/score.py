@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cuescore.cli.regenerate import add_generate_arguments, run_generate
 from cuescore.controls import add_control_arguments
 from cuescore.engines.catalog import add_engine_arguments
 from cuescore.errors import CuescoreError, OptionError
@@ -23,7 +24,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     feats = analyze(args.video, encoder=args.encoder, fps=args.fps, device=args.device, progress=True, info=info)
     ensure_writable_dir(out)
     feats.save(out)
-    print(f"{out}/features.json, features.npz: {feats.T} s, {len(feats.cuts)} cuts, {len(feats.beat_times)} visual beats")
+    print(f"{out}/features.json, features.npz: {feats.T} s, {len(feats.cuts)} cuts, {len(feats.beat_times)} visual beats, "
+          f"{len(feats.regions)} shots with key-frame regions")
     return 0
 
 
@@ -34,11 +36,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     from cuescore.engines.catalog import engine_options_from_namespace
 
+    if run_generate(args):  # --from-plan or --candidates
+        return 0
     controls = Controls.from_namespace(args)
     options = engine_options_from_namespace(args)
     features = VideoFeatures.load(args.features) if args.features else None
     result = score_video(args.video, args.output, controls, features=features, engine=args.engine,
-                         engine_options=options, progress=args.verbose or sys.stderr.isatty())
+                         engine_options=options, progress=args.verbose or sys.stderr.isatty(), stems=args.stems)
     print(result.summary())
     return 0
 
@@ -77,6 +81,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
     add_engine_arguments(p)
     add_control_arguments(p)
+    add_generate_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
 

@@ -36,8 +36,9 @@ class AffectiveEngine(Engine):
 
     def compose(self, features: VideoFeatures) -> Composition:
         features.validate()
-        c = self.controls
-        planner = VideoPlanner(c)
+        planner = VideoPlanner(self.controls)
+        c = planner.controls
+        features = planner.direct(features)
         rng = np.random.default_rng(c.seed)
         duration = float(features.duration)
         motion, arousal, drive = planner.drive(features)

@@ -175,7 +175,9 @@ class AMTEngine(Engine):
 
     def compose(self, features: VideoFeatures) -> Composition:
         rows = self._video_rows(features)
-        c, planner = self.controls, self.planner
+        planner = self.planner
+        c = planner.controls
+        features = planner.direct(features)
         duration = float(features.duration)
         motion, arousal, drive = planner.drive(features)
         grid = planner.grid(features, drive)

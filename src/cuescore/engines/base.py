@@ -70,6 +70,8 @@ class Engine(ABC):
     options (declared in `catalog.CATALOG`, validated and defaulted by `get_engine`)."""
 
     NAME: ClassVar[str]
+    WRITES_SCORE: ClassVar[bool] = True
+    """False for an engine that writes the audio itself (it has no parts to render as stems)."""
 
     def __init__(self, controls: Controls, **options: Any) -> None:
         self.controls = controls

@@ -97,6 +97,7 @@ class CodecEngine(Engine):
     """
 
     NAME = "codec"
+    WRITES_SCORE = False
 
     def __init__(self, controls, **options) -> None:
         super().__init__(controls, **options)

@@ -11,13 +11,20 @@ neutral)`, so a weight of 0 removes its influence, 1 keeps it as analysed and 2 
 - grid: `fit_beat_grid` bends the beats so the hard cuts land on them (× weight_cuts).
 - sections: groups of shots, split where the mood changes; labels repeat for similar moods.
 - per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control;
-  per second, the curves the arrangement follows within bars (`curves`: activity, intensity).
+  per second, the curves the arrangement follows within bars (intensity, `activity`).
 - accents: the strongest visual beats, plus cuts that could not sit on a beat.
+
+Directing (see `engines.directing`; an engine first calls `direct(features)`): hit points are
+downbeats of the grid (`pin_downbeats`) with a forced chord change, an accent and a crash;
+intensity keyframes replace the per-second density and energy (× the energy control); named
+sections replace the planner's; music controls scale how far density (rhythm), energy (dynamics)
+and the lead's register (pitch) follow the picture.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -25,8 +32,9 @@ from cuescore.analysis.emotion import cut_rate
 from cuescore.analysis.features import HARD_CUT, VideoFeatures, mean_over
 from cuescore.controls import INSTRUMENT_PRESETS, Controls
 from cuescore.engines.base import EngineRecord
+from cuescore.engines.directing import directed, intensity_curve, placed_sections, with_global_weights
 from cuescore.music.plan import ChordSpan, Key, MusicPlan, Section, TempoChange
-from cuescore.music.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid
+from cuescore.music.tempo import BEAT_TOLERANCE, constant_grid, fit_beat_grid, pin_downbeats
 
 BEATS_PER_BAR = 4
 _MIN_SECTION = 6.0      # seconds: a section is at least this long unless the video is shorter
@@ -65,7 +73,8 @@ def per_bar(values: np.ndarray, downbeats: list[float], duration: float) -> np.n
 
 @dataclass
 class BeatGrid:
-    """The tempo decision: target BPM, tempo map, beats and downbeats (s), hard cuts on the grid."""
+    """The tempo decision: target BPM, tempo map, beats and downbeats (s), the hard cuts and hit
+    points on the grid (the times that force a chord change)."""
 
     target_bpm: float
     tempo_map: list[TempoChange]
@@ -102,10 +111,17 @@ class PlanRecord(EngineRecord):
 
 
 class VideoPlanner:
-    """The plan decisions shared by the symbolic engines, following `controls`."""
+    """The plan decisions shared by the symbolic engines, following `controls` (its `*,*`
+    video controls multiplied into the global weights)."""
 
     def __init__(self, controls: Controls) -> None:
-        self.controls = controls
+        self.controls = with_global_weights(controls)
+
+    def direct(self, features: VideoFeatures) -> VideoFeatures:
+        """The features as directed (per-shot weights folded in, ignored cuts dropped); call once,
+        first, and pass the result to the other methods. `OptionError` for a directed time outside
+        the video or a shot or region the analysis lacks."""
+        return directed(features, self.controls)
 
     def drive(self, features: VideoFeatures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per second, 0-1: (motion from frame differences and flow, arousal, drive)."""
@@ -124,13 +140,20 @@ class VideoPlanner:
         lo, hi = c.bpm_range
         target = self.target_bpm(drive)
         hard = features.hard_cuts
+        hits = list(c.hit_times)
         if c.tempo is not None:
             tempo_map, beats, downbeats = constant_grid(duration, c.tempo, BEATS_PER_BAR)
         else:
-            tempo_map, beats, downbeats = fit_beat_grid(duration, hard, target, (lo, hi), BEATS_PER_BAR, c.weight_cuts)
+            chased = hard if c.weight_cuts > 0 else []
+            tempo_map, beats, downbeats = fit_beat_grid(duration, sorted(set(chased) | set(hits)), target, (lo, hi),
+                                                        BEATS_PER_BAR, c.weight_cuts if chased else 1.0)
         b = np.asarray(beats)
         on_grid = [t for t in hard if np.min(np.abs(b - t)) <= BEAT_TOLERANCE] if c.weight_cuts > 0 else []
-        return BeatGrid(target, tempo_map, beats, downbeats, on_grid)
+        if hits:
+            tempo_map, beats, downbeats = pin_downbeats(beats, downbeats, hits, on_grid, duration, BEATS_PER_BAR)
+            b = np.asarray(beats)
+            on_grid = [t for t in on_grid if np.min(np.abs(b - t)) <= BEAT_TOLERANCE]
+        return BeatGrid(target, tempo_map, beats, downbeats, sorted(set(on_grid) | set(hits)))
 
     def target_bpm(self, drive: np.ndarray) -> float:
         """The tempo the grid aims at: the mean drive mapped into the tempo range (geometrically)."""
@@ -139,18 +162,25 @@ class VideoPlanner:
 
     def levels(self, motion: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per second: (density level 0-4 from motion × weight_motion, energy 0-1 from arousal ×
-        weight_emotion × the energy control). Both mix the absolute level with the clip's own
-        contrast, so the music moves where the picture does even in an evenly calm clip."""
+        weight_emotion × the energy control), scaled further by the rhythm and dynamics music
+        controls. Both mix the absolute level with the clip's own contrast, so the music moves
+        where the picture does even in an evenly calm clip."""
         c = self.controls
-        density = around(2.0, c.weight_motion, 4.0 * motion + 0.8 * contrast(motion, 0.05))
-        energy = np.clip(c.energy * (0.55 + c.weight_emotion * (0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05))),
-                         0.0, 1.0)
+        rhythm, dynamics = c.music_weight("rhythm"), c.music_weight("dynamics")
+        density = around(2.0, c.weight_motion * rhythm, 4.0 * motion + 0.8 * contrast(motion, 0.05))
+        follow = c.weight_emotion * dynamics
+        swing = 0.6 * (arousal - 0.5) + 0.12 * contrast(arousal, 0.05)
+        energy = np.clip(c.energy * (0.55 + follow * swing), 0.0, 1.0)
         return density, energy
 
     def sections(self, features: VideoFeatures, grid: BeatGrid) -> list[Section]:
-        """Groups of shots between grid points: a new section where the mood changes or the
-        current one has run long, never shorter than `_MIN_SECTION` seconds."""
+        """The user's named sections (on bar lines), else groups of shots between grid points: a
+        new section where the mood changes or the current one has run long, never shorter than
+        `_MIN_SECTION` seconds."""
         duration = float(features.duration)
+        placed = placed_sections(self.controls, grid.downbeats, duration)
+        if placed is not None:
+            return placed
         boundaries = self._shot_boundaries(features, grid)
         starts = [0.0]
         for i, t in enumerate(boundaries):
@@ -203,14 +233,17 @@ class VideoPlanner:
                     out.append(min(candidates, key=lambda d: abs(d - ideal)))
         return sorted(set(out))
 
-    def accents(self, features: VideoFeatures, beats: list[float], off_grid_cuts: list[float]) -> list[float]:
-        """The strongest visual beats (a share scaled by weight_motion), moved onto the nearest
-        eighth note when within 80 ms, plus the cuts left off the beat grid (× weight_cuts)."""
+    def accents(self, features: VideoFeatures, beats: list[float], off_grid_cuts: list[float],
+                hits: Sequence[float] = ()) -> list[float]:
+        """The strongest visual beats (a share scaled by weight_motion; none of strength 0), moved
+        onto the nearest eighth note when within 80 ms, plus the cuts left off the beat grid
+        (× weight_cuts) and the hit points (always; other accents within 0.1 s of one give way)."""
         times = np.asarray(features.beat_times, float)
         strength = np.asarray(features.beat_strengths, float)
         share = min(1.0, _ACCENT_SHARE * self.controls.weight_motion)
         keep = int(round(share * times.size))
-        chosen = times[np.argsort(-strength, kind="stable")[:keep]] if keep else np.array([])
+        order = np.argsort(-strength, kind="stable")[:keep]
+        chosen = times[order[strength[order] > 0]] if keep else np.array([])
         b = np.asarray(beats)
         eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2.0])) if b.size > 1 else b
         out = []
@@ -221,9 +254,9 @@ class VideoPlanner:
             out.extend(off_grid_cuts)
         merged: list[float] = []
         for t in sorted(out):
-            if not merged or t - merged[-1] > 0.1:
+            if (not merged or t - merged[-1] > 0.1) and all(abs(t - h) > 0.1 for h in hits):
                 merged.append(round(t, 6))
-        return merged
+        return sorted(merged + [round(float(h), 6) for h in hits])
 
     def preset(self, features: VideoFeatures, drive: np.ndarray) -> str:
         """The preset the user chose, or one picked by mood (valence × weight_emotion, drive)."""
@@ -238,31 +271,38 @@ class VideoPlanner:
         return "piano" if valence < -0.1 and level < 0.4 else "orchestral"
 
     @staticmethod
-    def curves(parts: PlanParts) -> dict[str, list[float]]:
-        """The per-second curves the arrangement follows within bars: intensity (the energy, 0-1)
-        and activity (the density level 0-4, its moments of more or less motion than the clip's
-        usual drawn apart, so a beat-by-beat rhythm can follow them where bar levels average
-        them away)."""
-        activity = parts.density + _ACTIVITY_CONTRAST * contrast(parts.density, 0.25)
-        return {"intensity": [round(float(v), 4) for v in np.clip(parts.energy, 0.0, 1.0)],
-                "activity": [round(float(v), 3) for v in np.clip(activity, 0.0, 4.0)]}
+    def activity(density: np.ndarray, keyed: bool = False) -> list[float]:
+        """Per second, the density level (0-4) the arrangement follows within bars: the user's
+        intensity keyframes as they are (`keyed`), else the engine's levels with their moments of
+        more or less motion than the clip's usual drawn apart, so that a beat-by-beat rhythm can
+        follow them where bar levels average them away."""
+        density = np.asarray(density, float)
+        if not keyed:
+            density = density + _ACTIVITY_CONTRAST * contrast(density, 0.25)
+        return [round(float(v), 3) for v in np.clip(density, 0.0, 4.0)]
 
     def assemble(self, features: VideoFeatures, parts: PlanParts, engine: str) -> tuple[MusicPlan, PlanRecord]:
         """The validated plan and the shared record from an engine's decisions. Every hard cut is
-        reported in `plan.cuts`; the arrangement marks them (`marked_cuts`) unless weight_cuts is 0."""
+        reported in `plan.cuts`; the arrangement marks them (`marked_cuts`) unless weight_cuts is 0,
+        and always marks the hit points. Intensity keyframes replace the engine's density and energy."""
         duration = float(features.duration)
         hard = features.hard_cuts
         grid = parts.grid
+        hits = list(self.controls.hit_times)
         off_grid = [t for t in hard if t not in grid.on_grid]
+        density, energy, intensity = self._directed_levels(features, parts)
         plan = MusicPlan(
             duration=duration, tempo_map=grid.tempo_map, beats=grid.beats, downbeats=grid.downbeats, key=parts.key,
             chords=parts.chords, sections=parts.sections,
-            density=[int(d) for d in np.clip(np.rint(per_bar(parts.density, grid.downbeats, duration)), 0, 4)],
-            energy=[round(float(e), 4) for e in per_bar(parts.energy, grid.downbeats, duration)],
+            density=[int(d) for d in np.clip(np.rint(per_bar(density, grid.downbeats, duration)), 0, 4)],
+            energy=[round(float(e), 4) for e in per_bar(energy, grid.downbeats, duration)],
             instruments=dict(INSTRUMENT_PRESETS[parts.preset]),
-            accents=self.accents(features, grid.beats, off_grid),
-            cuts=list(hard), marked_cuts=list(hard) if self.controls.weight_cuts > 0 else [],
-            beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed, **self.curves(parts),
+            accents=self.accents(features, grid.beats, off_grid, hits),
+            cuts=list(hard), marked_cuts=sorted(set(hard if self.controls.weight_cuts > 0 else []) | set(hits)),
+            beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed, hits=hits,
+            intensity=[round(float(v), 4) for v in intensity],
+            activity=self.activity(density, keyed=intensity_curve(self.controls, features.T) is not None),
+            register=[round(float(r), 3) for r in per_bar(self.register(features), grid.downbeats, duration)],
             swing=PRESET_SWING.get(parts.preset, 0.0),
         )
         plan.validate()
@@ -272,3 +312,19 @@ class VideoPlanner:
             transitions=[{"time": t.time, "kind": t.kind} for t in features.transitions],
         )
         return plan, record
+
+    def _directed_levels(self, features: VideoFeatures, parts: PlanParts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per second: (density level 0-4, energy 0-1, the intensity curve used 0-1). With keyframes
+        the density is 4 × the curve and the energy the curve × the energy control; without, the
+        engine's levels, the curve being its energy."""
+        curve = intensity_curve(self.controls, features.T)
+        if curve is None:
+            return parts.density, parts.energy, np.clip(parts.energy, 0.0, 1.0)
+        return 4.0 * curve, np.clip(self.controls.energy * curve, 0.0, 1.0), curve
+
+    def register(self, features: VideoFeatures) -> np.ndarray:
+        """Per second: semitones the lead's register moves (brighter, more aroused pictures sing
+        higher), × the pitch music control; 0 when it is 0."""
+        pitch = self.controls.music_weight("pitch")
+        bright = contrast(features.brightness, 0.05)
+        return pitch * (1.5 * bright + 2.0 * np.asarray(features.arousal, float))

@@ -78,7 +78,14 @@ def arrange(plan: MusicPlan, seed: int | None = None) -> Score:
         track.controls.extend(_expression(tl))
         track.tidy(plan.duration)
         tracks.append(track)
-    return Score(tracks, list(plan.tempo_map), float(plan.duration), plan.key, plan.beats_per_bar)
+    return Score(tracks, list(plan.tempo_map), float(plan.duration), plan.key, plan.beats_per_bar, _pickup(plan))
+
+
+def _pickup(plan: MusicPlan) -> int:
+    """Beats of the plan's grid before its first downbeat (0 when it starts on one)."""
+    if not plan.downbeats or not plan.beats:
+        return 0
+    return int(np.searchsorted(np.asarray(plan.beats), plan.downbeats[0] - 1e-6)) % max(1, plan.beats_per_bar)
 
 
 def _expression(tl: Timeline) -> list[ControlChange]:

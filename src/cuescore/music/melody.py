@@ -172,7 +172,7 @@ def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: 
             if t >= tl.ending - 1e-6:
                 break
             phase = (elapsed + onset) / total
-            target = CENTRE + lift + 6.0 * np.sin(np.pi * min(phase * 1.25, 1.0))
+            target = CENTRE + bar.register + lift + 6.0 * np.sin(np.pi * min(phase * 1.25, 1.0))
             strong = _strong(onset, bar.beats)
             if is_last and i == 0 and previous is not None:
                 pitch = line.cadence(t, previous)

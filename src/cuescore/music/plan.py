@@ -100,11 +100,14 @@ class MusicPlan:
     instruments: role ("pad", "keys", "bass", "lead", ...) → General MIDI program 0-127;
         drums are on when "drums" is present (value = GM kit, 0 = standard).
     accents: times of visual impacts that the arrangement should mark.
-    cuts: every hard cut of the video (reported); marked_cuts: the cuts the arrangement marks
-        with fills and crashes (none when the user turns the cuts' influence off).
-    intensity: per second, the intensity curve (0-1) the energy followed; activity: per second,
-        the density level (0-4, fractional) the bars' density followed. The arrangement follows
-        both within each bar (dynamics and rhythm beat by beat); empty = the bar levels alone.
+    cuts: every hard cut of the video (reported); marked_cuts: the cuts (and hit points) the
+        arrangement marks with fills and crashes (no cuts when the user turns their influence off).
+    hits: the user's hit points (s), each a downbeat with a chord change, an accent and a crash.
+    intensity: per second, the intensity curve (0-1) the energy followed: the user's keyframes
+        interpolated, or the engine's own energy. activity: per second, the density level (0-4,
+        fractional) the bars' density followed. The arrangement follows both within each bar
+        (dynamics and rhythm beat by beat); empty = the bar levels alone.
+    register: per bar, semitones the lead's register moves with the picture (0 = its centre).
     swing: beats by which notes on the off-beat eighths are played late (0 straight, 1/6 the
         triplet feel of jazz swing).
     """
@@ -125,8 +128,10 @@ class MusicPlan:
     beats_per_bar: int = 4
     engine: str = ""
     seed: int | None = None
+    hits: list[float] = field(default_factory=list)
     intensity: list[float] = field(default_factory=list)
     activity: list[float] = field(default_factory=list)
+    register: list[float] = field(default_factory=list)
     swing: float = 0.0
 
     def validate(self) -> None:
@@ -137,6 +142,8 @@ class MusicPlan:
             raise ValueError("beats must be strictly increasing")
         if len(self.density) != len(self.downbeats) or len(self.energy) != len(self.downbeats):
             raise ValueError("density and energy need one value per bar (downbeat)")
+        if self.register and len(self.register) != len(self.downbeats):
+            raise ValueError("register needs one value per bar (downbeat)")
         for span in self.chords:
             if span.end <= span.start:
                 raise ValueError(f"chord {span.label} has end <= start")

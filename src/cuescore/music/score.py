@@ -87,6 +87,8 @@ class Score:
     duration: float
     key: Key | None = None
     beats_per_bar: int = 4
+    pickup: int = 0
+    """Beats before the first bar line (a partial first bar), so the file's bars are the plan's."""
 
     def track(self, name: str) -> Track:
         """The track called `name`; KeyError naming the tracks there are."""
@@ -112,7 +114,7 @@ class Score:
         then one track per part, on the channels of `channels`."""
         tempo = TempoTicks(self.tempo_map, resolution)
         timing = [mido.MetaMessage("set_tempo", time=tick, tempo=micros) for tick, _, micros in tempo.changes]
-        timing.append(mido.MetaMessage("time_signature", time=0, numerator=self.beats_per_bar, denominator=4))
+        timing += _time_signatures(self.beats_per_bar, self.pickup, resolution)
         if self.key is not None:
             timing.append(mido.MetaMessage("key_signature", time=0, key=_KEY_NAMES[self.key.mode][self.key.tonic]))
         midi = mido.MidiFile(type=1, ticks_per_beat=resolution)
@@ -213,6 +215,15 @@ _ORDER = {"track_name": 0, "set_tempo": 1, "time_signature": 2, "key_signature":
           "control_change": 8, "note_on": 10}
 """Order of events on the same tick (as pretty_midi writes them): meta events, program, controllers,
 then notes, a note-off (velocity 0) before a note-on of the same pitch."""
+
+
+def _time_signatures(beats_per_bar: int, pickup: int, resolution: int) -> list[mido.MetaMessage]:
+    """The metre from tick 0: a bar of `pickup` quarter notes first when the music starts with a
+    pickup, then bars of `beats_per_bar`."""
+    full = mido.MetaMessage("time_signature", time=pickup * resolution, numerator=beats_per_bar, denominator=4)
+    if pickup <= 0:
+        return [full]
+    return [mido.MetaMessage("time_signature", time=0, numerator=pickup, denominator=4), full]
 
 
 def _track(events: list) -> mido.MidiTrack:

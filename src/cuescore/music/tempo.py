@@ -171,3 +171,66 @@ def on_grid_share(events: list[float], grid: list[float], tolerance: float = BEA
     idx = np.clip(np.searchsorted(g, e), 1, g.size - 1) if g.size > 1 else np.zeros(e.size, int)
     nearest = np.minimum(np.abs(g[idx] - e), np.abs(g[np.maximum(idx - 1, 0)] - e))
     return float(np.mean(nearest <= tolerance + 1e-9))
+
+
+_MAX_STRETCH = 2.0
+"""`pin_downbeats` drops a fixed anchor that would stretch or squeeze the beats between two anchors
+by more than this factor."""
+
+
+def pin_downbeats(beats: list[float], downbeats: list[float], hits: list[float], fixed: list[float],
+                  duration: float, beats_per_bar: int = 4) -> tuple[list[TempoChange], list[float], list[float]]:
+    """The grid (beats, downbeats: seconds) bent so that every hit (s, ≥ 1 bar apart) is exactly a
+    downbeat: (tempo_map, beats, downbeats), beats in [0, `duration`), the first at 0 s.
+
+    Each hit takes the nearest downbeat after the previous hit's. Beat times move piecewise
+    linearly between anchors: the hits (old downbeat → hit), and as fixed points 0 s, `duration`
+    and the `fixed` times (e.g. the cuts already on beats), each kept only when it does not lie
+    between a hit and its old downbeat and does not squeeze or stretch its neighbours by more than
+    `_MAX_STRETCH`; outside the first and last anchor the beats shift with it, and a grid that
+    then starts after 0 s gets beats from 0 s (so a MIDI file's beats are the grid's; a hit
+    under half a beat from the start gets a short pickup beat). Kept apart
+    from `fit_beat_grid` so that any grid (fitted, constant or locked) can be pinned.
+    """
+    b = np.asarray(beats, float)
+    step = b[-1] - b[-2] if b.size > 1 else 0.5
+    b = np.concatenate([b, b[-1] + step * np.arange(1, 4 * beats_per_bar + 1)])  # room for a late hit
+    first = int(np.argmin(np.abs(b - downbeats[0]))) if downbeats else 0
+    is_down = (np.arange(b.size) >= first) & ((np.arange(b.size) - first) % beats_per_bar == 0)
+    pins: list[tuple[float, float]] = []
+    used = -1
+    for h in sorted(hits):
+        free = np.flatnonzero(is_down & (np.arange(b.size) > used))
+        used = int(free[np.argmin(np.abs(b[free] - h))])
+        pins.append((float(b[used]), float(h)))
+    old, new = _warp_anchors(pins, [0.0, *fixed, float(duration)])
+    warped = np.interp(b, old, new)
+    warped = np.where(b < old[0], b + new[0] - old[0], np.where(b > old[-1], b + new[-1] - old[-1], warped))
+    keep = warped >= -1e-9
+    grid, down = warped[keep], is_down[keep]
+    gap = grid[1] - grid[0]
+    if 1e-6 < grid[0] < gap / 2 and not np.any(np.abs(np.asarray(hits) - grid[0]) < 1e-6):
+        grid[0] = 0.0  # a sliver before the first beat: start that beat at 0 s
+    elif grid[0] > 1e-6:  # a pickup of whole beats up to the first (a short one before an early hit)
+        count = max(1, int(round(grid[0] / gap)))
+        grid = np.concatenate([np.linspace(0.0, grid[0], count + 1)[:-1], grid])
+        down = np.concatenate([np.zeros(count, bool), down])
+    tempo_map = _tempo_map([float(t) for t in grid])
+    inside = grid < duration - 1e-9
+    return tempo_map, [float(t) for t in grid[inside]], [float(t) for t in grid[inside & down]]
+
+
+def _warp_anchors(pins: list[tuple[float, float]], fixed: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(old times, new times) of the warp: the pins, plus each fixed time (mapped to itself) that
+    lies on the same side of every pin's old and new time and stretches no stretch between
+    anchors beyond `_MAX_STRETCH`."""
+    anchors = list(pins)
+    for a in fixed:
+        if all((a < o - 1e-3 and a < n - 1e-3) or (a > o + 1e-3 and a > n + 1e-3) for o, n in pins):
+            trial = sorted(anchors + [(a, a)])
+            old, new = np.array(trial).T
+            ratio = np.diff(new) / np.maximum(np.diff(old), 1e-9)
+            if np.all((ratio <= _MAX_STRETCH) & (ratio >= 1.0 / _MAX_STRETCH)) or not pins:
+                anchors = trial
+    old, new = np.array(sorted(anchors)).T
+    return old, new

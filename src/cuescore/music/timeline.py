@@ -26,7 +26,8 @@ DEFAULT_DENSITY, DEFAULT_ENERGY = 1, 0.4
 @dataclass
 class Bar:
     """Bar `index` (-1 for a pickup before the first downbeat): `beats` beats from beat position
-    `pos`, sounding [start, end) seconds, with the plan's density level 0-4 and energy 0-1."""
+    `pos`, sounding [start, end) seconds, with the plan's density level 0-4, energy 0-1 and
+    register (semitones the lead moves with the picture)."""
 
     index: int
     pos: float
@@ -36,6 +37,7 @@ class Bar:
     density: int
     energy: float
     section: str
+    register: float = 0.0
 
     @property
     def quiet(self) -> bool:
@@ -65,6 +67,7 @@ class Timeline:
         self.spans = [Span(max(0.0, s.start), min(s.end, self.duration), s.chord, i) for i, s in enumerate(inside)]
         self._span_starts = [s.start for s in self.spans]
         self.bars = self._bars(plan)
+        self._bar_intensity: dict[tuple[float, float], float] = {}
         self.ending = self._ending_start()
         self.cuts = sorted({round(self.snap(c, 0.25), 6) for c in plan.marked_cuts if 0.0 < c < self.duration})
         self.accents = sorted({round(self.snap(a, 1.0), 6) for a in plan.accents if 0.0 <= a < self.duration})
@@ -114,7 +117,7 @@ class Timeline:
             bars.append(Bar(i, float(pos), int(end_pos - pos), start, min(self.time(end_pos), self.duration),
                             int(np.clip(plan.density[i], 0, 4)) if i < len(plan.density) else DEFAULT_DENSITY,
                             float(np.clip(plan.energy[i], 0, 1)) if i < len(plan.energy) else DEFAULT_ENERGY,
-                            section_at(start)))
+                            section_at(start), float(plan.register[i]) if i < len(plan.register) else 0.0))
         return [b for b in bars if b.end - b.start > 1e-6 and b.beats > 0]
 
     @staticmethod
@@ -166,18 +169,29 @@ class Timeline:
         return self.bars[-1] if t >= self.bars[-1].start else self.bars[0]
 
     def energy_at(self, t: float) -> float:
-        """Energy 0-1 at `t` seconds: the plan's per-second intensity curve (values at the middle
-        of each second, interpolated), else the bar's energy."""
-        return self._curve(self.plan.intensity, t, lambda bar: bar.energy)
+        """Energy 0-1 at `t` seconds: the bar's energy moved by how far the plan's per-second
+        intensity curve (values at the middle of each second, interpolated) stands from its mean
+        over the bar, so the dynamics move within the bar while the bar keeps its level (the energy
+        control scales the bars, not the curve); the bar's energy alone without a curve."""
+        bar = self.bar_at(t)
+        if not self.plan.intensity:
+            return bar.energy
+        key = (bar.start, bar.end)
+        if key not in self._bar_intensity:
+            self._bar_intensity[key] = float(np.mean([self._curve(self.plan.intensity, bar.start + (bar.end - bar.start)
+                                                                  * (k + 0.5) / 8) for k in range(8)]))
+        return float(np.clip(bar.energy + self._curve(self.plan.intensity, t) - self._bar_intensity[key], 0.0, 1.0))
 
     def level_at(self, t: float) -> int:
         """Density level 0-4 at `t` seconds: the plan's per-second activity curve, rounded, else
         the bar's density."""
-        return int(np.clip(round(self._curve(self.plan.activity, t, lambda bar: bar.density)), 0, 4))
+        if not self.plan.activity:
+            return self.bar_at(t).density
+        return int(np.clip(round(self._curve(self.plan.activity, t)), 0, 4))
 
-    def _curve(self, values: list[float], t: float, fallback) -> float:
-        if not values:
-            return float(fallback(self.bar_at(t)))
+    @staticmethod
+    def _curve(values: list[float], t: float) -> float:
+        """A per-second curve (values at the middle of each second) at `t` seconds, interpolated."""
         return float(np.interp(t, np.arange(len(values)) + 0.5, values))
 
     def is_accent(self, t: float, tolerance: float = 0.02) -> bool:

@@ -25,20 +25,6 @@ from cuescore.render.meter import (
 )
 
 
-@dataclass
-class Limited:
-    """`samples` after gain and limiting; `removed[h]`: the plain energy the limiter took out of
-    hop h of `HopEnergy.bounds` (in units of the input before gain), for predicting the loudness;
-    `touched`: the PEAK_BLOCK stretches where the gain ramps down (at the attack rate), which may
-    have moved the oversampled values off gain × the input's. Elsewhere the gain is flat or lets
-    go at the release rate, at most `release_db_per_s` × the interpolator's reach (~0.01 dB) of
-    change, which the limiter's margin under the ceiling covers."""
-
-    samples: np.ndarray
-    removed: np.ndarray
-    touched: np.ndarray
-
-
 class PeakMap:
     """The oversampled peaks around each sample of `track`, found only in the stretches that some
     gain could push over a ceiling and kept (as the samples within `HEADROOM_DB` of it) for the

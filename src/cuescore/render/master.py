@@ -1,32 +1,38 @@
 """Mastering: the dry SoundFont render made room-sized, even and loud enough for a video.
 
 Chain: a level-setting pre-gain (so the compressor's threshold means the same for every input), a
-light reverb and gentle compression (pedalboard, C++), a short fade-out, then the gain that puts
-the integrated loudness (ITU-R BS.1770) on target, applied through a look-ahead true-peak limiter
-with its ceiling at -1 dBTP. The loudness is measured once after compression; the limiter reports
-the energy it removed per 100 ms hop, from which the loudness after limiting is predicted and the
-gain corrected, so the track is re-measured only when the limiter took off more than
-`TOLERANCE_LU`. Everything streams over `media.track` blocks: the track is metered, then reverb
-and compression run over parts of it on a grid fixed by its length (a few parts at a time, in
-threads where cores are idle) into a temporary spool file, which the meters and the limiter
-(`render.meter`, `render.limiter`) read back, so memory does not grow with the length. About 0.3 s of CPU per minute of stereo audio at the default target, 40 % of it in the reverb.
+light reverb (pedalboard, C++), gentle compression, a short fade-out, then the gain that puts the
+integrated loudness (ITU-R BS.1770) on target, applied through a look-ahead true-peak limiter
+with its ceiling at -1 dBTP. Compression and limiting are gain curves computed once from the mix
+(`render.compressor`, `render.limiter`); with the reverb linear, the whole chain is then linear,
+and `Mastering.apply` gives each part's stem the mix's processing, so the stems sum to the mix.
+The loudness is measured once after compression; the limiter reports the energy it removed per
+100 ms hop, from which the loudness after limiting is predicted and the gain corrected, so the
+track is re-measured only when the limiter took off more than `TOLERANCE_LU`. Everything streams
+over `media.track` blocks: the track is metered, then the reverb runs over parts of it on a grid
+fixed by its length (a few parts at a time, in threads where cores are idle) into a temporary
+spool file, which the compressor's detector, the meters and the limiter (`render.meter`) read
+back, so memory does not grow with the length.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
-from pedalboard import Compressor, Pedalboard, Reverb
+from pedalboard import Reverb
 
 from cuescore.media.audio import Audio
 from cuescore.media.track import ArrayTrack, Mapped, Silence, Spool, Track, finite, scaled, spooled
+from cuescore.render.compressor import CompressionCurve, CompressorDetector
 from cuescore.render.limiter import Limited, PeakMap, limit
 from cuescore.render.meter import PEAK_BLOCK, HopEnergy, HopMeter, intersample_peaks, loudness, true_peak
 from cuescore.render.parallel import idle_workers
 
-__all__ = ["loudness", "master", "master_track", "true_peak"]
+__all__ = ["Mastering", "loudness", "master", "master_track", "master_with_curve", "true_peak"]
 
 PRE_LEVEL_LUFS = -20.0
 """Loudness the compressor sees, whatever the input level."""
@@ -40,8 +46,6 @@ PREDICTION_LU = 0.15
 """Stop correcting the gain once the predicted loudness is this close to the target (inaudible)."""
 REVERB_TAIL_SECONDS = 4.0
 """The reverb's tail is below -130 dB by then: a part's reverb is computed this far past its end."""
-COMPRESSOR_PREROLL_SECONDS = 2.0
-"""Audio fed to the compressor ahead of a part (8 release times): its state then matches exactly."""
 PART_SECONDS = 20.0
 """Reverb and compression run over parts of at least this long (a track under twice it is one
 part), on a grid fixed by the track's length: threads share the parts out."""
@@ -70,46 +74,96 @@ def master(audio: Audio, target_lufs: float = -14.0, reverb: float = 0.25) -> Au
 def master_track(track: Track, target_lufs: float = -14.0, reverb: float = 0.25) -> Track:
     """Reverb (`reverb` 0-1 = wet level; 0 = none), gentle compression, a short fade-out at the end,
     and loudness normalisation to `target_lufs` through a limiter keeping the true peak (4×
-    oversampled) at or under -1 dBTP.
+    oversampled) at or under -1 dBTP (`master_with_curve`'s track)."""
+    return master_with_curve(track, target_lufs, reverb)[0]
+
+
+@dataclass
+class Mastering:
+    """A mix's mastering as fixed gains: the pre-gain, the reverb's wet level, the compressor's
+    and the limiter's gain curves (computed from the mix), the fade and the final gain. `apply`
+    gives any signal of the mix's length (a part's stem) exactly the same processing, all of it
+    linear once the curves are fixed, so mastered stems sum to the mastered mix."""
+
+    n: int
+    sample_rate: int
+    pre: float
+    reverb: float
+    fade: int
+    compression: CompressionCurve | None = None
+    limited: Limited | None = None
+    scale: float = 1.0
+
+    def apply(self, track: Track) -> Track:
+        """`track` (same length and rate as the mix) mastered with the mix's gains, streamed."""
+        if (track.n, track.sample_rate) != (self.n, self.sample_rate):
+            raise ValueError(f"a mastering of {self.n} samples at {self.sample_rate} Hz cannot apply to "
+                             f"{track.n} samples at {track.sample_rate} Hz")
+        if self.compression is None or self.limited is None:
+            return Silence(track.channels, self.n, self.sample_rate)
+        compressed = self._compressed(self._wet(track))
+        limited = dataclasses.replace(self.limited, track=compressed)
+        out = spooled((block for _, block in limited.blocks()), track.channels, self.sample_rate)
+        return scaled(out, self.scale) if self.scale != 1.0 else out
+
+    def _wet(self, track: Track) -> Spool:
+        """`track` times the pre-gain through the room (reverb parts on the fixed grid), spooled."""
+        pre = np.float32(self.pre)
+        return spooled((block for _, block in _room(Mapped(Mapped(track, finite), lambda b: b * pre), self.reverb)),
+                       track.channels, self.sample_rate)
+
+    def _compressed(self, wet: Track) -> Spool:
+        """`wet` times the compressor's gain curve, faded out over the last `fade` samples, spooled."""
+        return spooled((_fade(block * self.compression.read(start, start + block.shape[1]), start, self.n, self.fade)
+                        for start, block in wet.blocks()), wet.channels, self.sample_rate)
+
+
+def master_with_curve(track: Track, target_lufs: float = -14.0, reverb: float = 0.25) -> tuple[Track, Mastering]:
+    """The mastered `track` and its `Mastering` (whose `apply` masters stems the same way).
 
     Lands within about 0.3 LU of the target unless meeting it would take more than
     `MAX_LIMITING_DB` of extra gain into the limiter (then it stops there, short of the target).
-    Silent input stays silent. Streamed: `track` is read twice, the compressed track is spooled to
-    a temporary file and read again per gain tried; the result is a track of the same shape whose
-    blocks are computed as they are read, so memory stays at a few blocks whatever the length.
+    Silent input stays silent. Streamed: `track` is read twice, the reverberated and the
+    compressed track are spooled to temporary files and read again per gain tried; the result is
+    a spooled track of the same shape, so memory stays at a few blocks whatever the length.
     """
     if not 0.0 <= reverb <= 1.0:
         raise ValueError(f"reverb must be within 0..1, got {reverb}")
     sr, n = track.sample_rate, track.n
-    clean = Mapped(track, finite)
     # The pre-gain only sets how hard the compressor works: the gated level of the plain
     # (unweighted) signal is close enough and needs no filtering pass.
     dry = HopMeter(track.channels, n, sr, weighted=False)
-    for _, block in clean.blocks():
+    for _, block in Mapped(track, finite).blocks():
         dry.feed(block)
     plain = dry.result()
     level = plain.loudness(weighted=plain.plain)
-    if not np.isfinite(level):
-        return Silence(track.channels, n, sr)
-    pre = np.float32(10.0 ** ((PRE_LEVEL_LUFS - level) / 20.0))
     fade = min(n, int(round(min(FADE_SECONDS, track.duration / 4) * sr)))
-    compressed = Spool(track.channels, sr)
+    if not np.isfinite(level):
+        return Silence(track.channels, n, sr), Mastering(n, sr, 0.0, reverb, fade)
+    mastering = Mastering(n, sr, float(10.0 ** ((PRE_LEVEL_LUFS - level) / 20.0)), reverb, fade)
+    wet = mastering._wet(track)
+    detector = CompressorDetector(sr)
+    for _, block in wet.blocks():
+        detector.feed(block)
+    mastering.compression = detector.curve()
+    compressed = mastering._compressed(wet)
     meter, all_finite = HopMeter(track.channels, n, sr), True
-    for start, block in _room_and_compression(Mapped(clean, lambda b: b * pre), reverb):
-        block = _fade(block, start, n, fade)
+    for _, block in compressed.blocks():
         all_finite = all_finite and bool(np.all(np.isfinite(block)))
-        compressed.append(block)
         meter.feed(block)
     energy = meter.result()
     base = energy.loudness()
     if not np.isfinite(base) or not all_finite:
-        return Silence(track.channels, n, sr)
-    return _normalise(PeakMap(compressed), energy, target_lufs, base)
+        mastering.compression = None
+        return Silence(track.channels, n, sr), mastering
+    out, mastering.limited, mastering.scale = _normalise(PeakMap(compressed), energy, target_lufs, base)
+    return out, mastering
 
 
-def _normalise(peaks: PeakMap, energy: HopEnergy, target_lufs: float, base: float) -> Track:
+def _normalise(peaks: PeakMap, energy: HopEnergy, target_lufs: float, base: float) -> tuple[Track, Limited, float]:
     """The gain (through the limiter) that puts `peaks.track` on `target_lufs`: secant steps on
-    the predicted loudness, one measurement to check it when the limiter took off enough to matter."""
+    the predicted loudness, one measurement to check it when the limiter took off enough to matter.
+    Returns the limited track, the `Limited` that made it and the final scale it was given."""
     sr = peaks.track.sample_rate
     ceiling = 10.0 ** (TRUE_PEAK_DBTP / 20.0)
     nominal = target_lufs - base
@@ -134,61 +188,48 @@ def _normalise(peaks: PeakMap, energy: HopEnergy, target_lufs: float, base: floa
     out = spooled((block for _, block in limited.blocks()), peaks.track.channels, sr)
     # Only where the limiter's gain moved can an oversampled peak have drifted over the ceiling.
     peak = float(intersample_peaks(out, limited.touched * PEAK_BLOCK).max(initial=0.0))
-    return scaled(out, ceiling / peak) if peak > ceiling else out
+    scale = ceiling / peak if peak > ceiling else 1.0
+    return (scaled(out, scale) if scale != 1.0 else out), limited, scale
 
 
-def _room_and_compression(track: Track, reverb: float, workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, samples) of `track` through reverb (if `reverb` > 0) then compression, in order,
-    over parts of the track on a grid fixed by its length (`PART_SECONDS`), a few parts at a time,
-    in threads where cores are idle (pedalboard releases the GIL): the reverb is linear, so each
-    part is reverberated on its own with a silent tail that overlaps the next; each part is
-    compressed after a pre-roll of the audio before it, long enough for the compressor's state to
-    match a whole-track one's. The parts, and the order their reverb tails are summed in, depend on
-    the length only: any number of workers gives the same samples."""
+def _room(track: Track, reverb: float, workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, samples) of `track` through the reverb (if `reverb` > 0), in order, over parts of
+    the track on a grid fixed by its length (`PART_SECONDS`), a few parts at a time, in threads
+    where cores are idle (pedalboard releases the GIL): the reverb is linear, so each part is
+    reverberated on its own with a silent tail that overlaps the next. The parts, and the order
+    their reverb tails are summed in, depend on the length only: any number of workers gives the
+    same samples."""
+    n, sr = track.n, track.sample_rate
+    if reverb <= 0:
+        yield from track.blocks()
+        return
     def room() -> Reverb:
         return Reverb(room_size=0.5, damping=0.45, wet_level=reverb, dry_level=1.0 - 0.3 * reverb, width=0.9)
 
-    def compression() -> Compressor:
-        return Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=25.0, release_ms=250.0)
-
-    n, sr = track.n, track.sample_rate
     parts = max(1, int(n / sr // PART_SECONDS))
-    workers = min(parts, idle_workers(n, sr) if workers is None else max(1, workers))
     if parts == 1:
-        board = Pedalboard(([room()] if reverb > 0 else []) + [compression()])
-        yield 0, np.asarray(board(track.read(0, n), sr), dtype=np.float32)
+        yield 0, np.asarray(room()(track.read(0, n), sr), dtype=np.float32)
         return
+    workers = min(parts, idle_workers(n, sr) if workers is None else max(1, workers))
     cuts = np.linspace(0, n, parts + 1).astype(int)
-    tail, pre = int(REVERB_TAIL_SECONDS * sr), int(COMPRESSOR_PREROLL_SECONDS * sr)
+    tail = int(REVERB_TAIL_SECONDS * sr)
 
     def reverberate(k: int) -> np.ndarray:
-        if reverb <= 0:
-            return track.read(cuts[k], cuts[k + 1])
         part = np.zeros((track.channels, cuts[k + 1] - cuts[k] + tail), np.float32)
         part[:, : cuts[k + 1] - cuts[k]] = track.read(cuts[k], cuts[k + 1])
         return room()(part, sr)
 
-    def compress(k: int, before: np.ndarray, wet: np.ndarray) -> np.ndarray:
-        start = max(0, cuts[k] - pre)
-        return compression()(np.concatenate([before[:, before.shape[1] - (cuts[k] - start):], wet], axis=1),
-                             sr)[:, cuts[k] - start:]
-
     spill = np.zeros((track.channels, 0), np.float32)  # the previous part's reverb tail
-    before = np.zeros((track.channels, 0), np.float32)  # the previous part's wet audio
     with ThreadPoolExecutor(workers) as pool:
         for w0 in range(0, parts, 2 * workers):
             ks = range(w0, min(parts, w0 + 2 * workers))
-            wets = []
             for k, part in zip(ks, pool.map(reverberate, ks)):
                 length = cuts[k + 1] - cuts[k]
                 wet = np.zeros((track.channels, length), np.float32)
                 wet[:, : spill.shape[1]] += spill
                 wet += part[:, :length]
                 spill = part[:, length: length + min(tail, n - cuts[k + 1])]
-                wets.append(wet)
-            befores = [before] + wets[:-1]
-            before = wets[-1]
-            yield from zip((cuts[k] for k in ks), pool.map(compress, ks, befores, wets))
+                yield cuts[k], wet
 
 
 def _limit_and_predict(

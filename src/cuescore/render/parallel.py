@@ -94,13 +94,16 @@ def _notes(events: list[ChannelEvent], sample_rate: int, soundfont: Path):
 
 @dataclass
 class Job:
-    """One render: `backend.render` of samples [0, n) of `events` at `sample_rate`."""
+    """One render: `backend.render` of samples [0, n) of `events` at `sample_rate`; `playing`
+    [len(events)] bool, if given: only those events are played (the others still end the
+    rendering calls, so a part rendered alone sounds exactly as it does within the whole)."""
 
     backend: object
     events: list[ChannelEvent]
     n: int
     sample_rate: int
     soundfont: Path
+    playing: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._notes = None
@@ -189,8 +192,10 @@ def _can_fork() -> bool:
 def _render_piece(job: Job, a: int, b: int) -> np.ndarray:
     """`job`'s samples [a, b) as float32 [2, b - a] (a whole job renders without pre-roll)."""
     if (a, b) == (0, job.n):
-        return job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont)
+        return job.backend.render(job.events, 0, job.n, job.sample_rate, job.soundfont, job.playing)
     _, _, start, wanted = job.stretch(a, b)
+    if job.playing is not None:
+        wanted &= job.playing
     return job.backend.render(job.events, start, b, job.sample_rate, job.soundfont, wanted)[:, a - start:]
 
 

@@ -112,14 +112,10 @@ class TinySoundFontSynth(Synthesizer):
             return False
         return True
 
-    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
-        import tinysoundfont
+    MAX_VOICES = 512
 
-        synth = tinysoundfont.Synth(gain=self.GAIN_DB, samplerate=sample_rate)
-        try:
-            sfid = synth.sfload(str(soundfont), max_voices=512)
-        except Exception:
-            raise InputError(f"{soundfont}: the SoundFont cannot be loaded (corrupt or truncated)") from None
+    def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
+        synth, sfid = self._synth(soundfont, sample_rate)
 
         def send(e: ChannelEvent) -> None:
             if e.kind == PROGRAM:
@@ -142,6 +138,40 @@ class TinySoundFontSynth(Synthesizer):
             synth.generate_simple(len(out), buffer=memoryview(out).cast("B"))
 
         return _play(events, start, stop, send, generate, wanted)
+
+    def _synth(self, soundfont: Path, sample_rate: int):
+        """(a fresh `tinysoundfont.Synth` playing a clone of the loaded `soundfont`, its sfid).
+        The bank is parsed once per process (`loaded_soundfont`); each render gets its own clone
+        (TinySoundFont's `tsf_copy`: shared samples, own voices and channels), which plays
+        exactly as a freshly loaded bank."""
+        import tinysoundfont
+        from tinysoundfont import _tinysoundfont
+
+        synth = tinysoundfont.Synth(gain=self.GAIN_DB, samplerate=sample_rate)
+        bank = _tinysoundfont.SoundFont(loaded_soundfont(soundfont))
+        bank.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, self.GAIN_DB)
+        bank.set_max_voices(self.MAX_VOICES)
+        synth.soundfonts[0], synth.next_sfid = bank, 1  # what `Synth.sfload` records for a bank
+        synth.channel = {channel: 0 for channel in range(16)}
+        return synth, 0
+
+
+def loaded_soundfont(soundfont: str | os.PathLike):
+    """The parsed TinySoundFont bank at `soundfont`, loaded once per process while the file stays
+    the same (path, size and modification time): a large bank such as FluidR3_GM takes 0.7 s to
+    parse, and a run renders many pieces (candidates and stems too). InputError when it cannot be loaded."""
+    stat = os.stat(soundfont)
+    return _load_soundfont(os.path.abspath(soundfont), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _load_soundfont(path: str, size: int, mtime_ns: int):
+    from tinysoundfont import _tinysoundfont
+
+    try:
+        return _tinysoundfont.SoundFont(path)
+    except Exception:
+        raise InputError(f"{path}: the SoundFont cannot be loaded (corrupt or truncated)") from None
 
 
 class FluidSynthSynth(Synthesizer):
@@ -214,6 +244,7 @@ def synthesize_track(
     sample_rate: int = 44100,
     synth: str = "tinysoundfont",
     workers: int | None = None,
+    part: str | None = None,
 ) -> AudioTrack:
     """Render `score` with a SoundFont (default: the bundled GM one) to a stereo float32 track of
     exactly `ceil(score.duration * sample_rate)` samples; notes still ringing at the end are cut.
@@ -222,6 +253,9 @@ def synthesize_track(
 
     workers: processes rendering parts of the track at once (default: the idle CPU cores, at most
         one per `parallel.MIN_STRETCH_SECONDS` of music; 1 = in-process). The result is the same.
+    part: render only the track of this name (a stem), with the same synthesizer calls as the
+        whole score's render, so the stems of every track sum to the whole render up to float
+        rounding (the synthesizer's envelopes advance per call). KeyError for an unknown name.
     `InputError` for a missing or corrupt SoundFont; `OptionError` for an unknown or unavailable synth.
     """
     if synth not in SYNTHS:
@@ -230,18 +264,31 @@ def synthesize_track(
             raise OptionError(f"synth {synth!r} is not available here; install it: {known[synth].INSTALL}")
         raise OptionError(f"unknown synth {synth!r}; choose one of: {', '.join(available_synths())}")
     path = _check_soundfont(soundfont)
+    if part is not None:
+        score.track(part)
     backend = SYNTHS[synth]()
     n = num_samples(score.duration, sample_rate)
     low, full = _split_by_bandwidth(score, sample_rate, path)
+
+    def job(sub: Score, rate: int, length: int) -> Job:
+        events = score_events(sub, rate)
+        return Job(backend, events, length, rate, path, None if part is None else _playing(sub, events, part))
+
     if not low.tracks:
-        return Mapped(render_jobs([Job(backend, score_events(score, sample_rate), n, sample_rate, path)], workers)[0],
-                      finite)
+        return Mapped(render_jobs([job(score, sample_rate, n)], workers)[0], finite)
     half = sample_rate // 2
-    jobs = [Job(backend, score_events(low, half), num_samples(score.duration, half), half, path)]
+    jobs = [job(low, half, num_samples(score.duration, half))]
     if full.tracks:
-        jobs.append(Job(backend, score_events(full, sample_rate), n, sample_rate, path))
+        jobs.append(job(full, sample_rate, n))
     rendered = render_jobs(jobs, workers)
     return _Upsampled(rendered[0], rendered[1] if full.tracks else None, n, sample_rate)
+
+
+def _playing(score: Score, events: list[ChannelEvent], part: str) -> np.ndarray:
+    """[len(events)] bool: the program and controller events, and the notes of track `part`
+    (by its channel; none when `score` has no such track)."""
+    channels = [c for t, c in zip(score.tracks, score.channels()) if t.name == part]
+    return np.array([e.kind not in (NOTE_ON, NOTE_OFF) or e.channel in channels for e in events], bool)
 
 
 class _Upsampled(AudioTrack):
