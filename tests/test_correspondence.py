@@ -167,7 +167,7 @@ def test_music_rises_and_falls_with_the_motion_of_the_picture(tmp_path):
     from cuescore.evaluation.correspondence import density_per_second, full_seconds, loudness_per_second, spearman
 
     result = score_video(_rise_and_fall_clip(tmp_path / "pan.mp4"), tmp_path / "out.mp4", Controls(seed=0))
-    motion, arousal = result.features.motion, result.features.arousal
+    motion = result.features.motion
     n = full_seconds(result.features.duration)
     assert spearman(motion[:n], np.abs(np.arange(n) - n / 2)) < -0.8  # the analysis saw motion rise then fall
     m = evaluate_plan(result.json)

@@ -9,6 +9,7 @@ section sounds alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +157,7 @@ def steps_by_beat(choose: PatternChooser, bar: Bar, levels: list[int]) -> list[t
     return out
 
 
-def beat_levels(tl: Timeline, bar: Bar, level_of=None) -> list[int]:
+def beat_levels(tl: Timeline, bar: Bar, level_of: Callable[[float], int] | None = None) -> list[int]:
     """Per beat of `bar`: the density level at the middle of the beat (`Timeline.level_at`), or
     `level_of(t)` when given."""
     at = level_of or tl.level_at
