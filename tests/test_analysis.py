@@ -150,3 +150,11 @@ def test_emotion_moves_within_a_video_of_one_narrow_colour_band():
     assert classes[2] != classes[17]
     flat = valence_arousal(np.full(T, 0.36), np.full(T, 0.81), np.full(T, 1.0), np.full(T, 0.1), np.ones(T))
     assert np.ptp(flat[0]) < 1e-6 and np.ptp(flat[1]) < 1e-6
+
+
+def test_arousal_rises_with_cutting_within_a_video():
+    """Same colour and motion throughout; the cut rate rises from 0 to 6 per 10 s halfway."""
+    T = 20
+    cuts = np.r_[np.zeros(10), np.full(10, 6.0)]
+    _, arousal = valence_arousal(np.full(T, 0.5), np.full(T, 0.4), np.full(T, 2.0), np.full(T, 0.2), cuts)
+    assert arousal[15:].mean() > arousal[:5].mean() + 0.3
