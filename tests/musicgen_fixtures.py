@@ -82,3 +82,32 @@ def make_tiny_musicgen(folder: Path, *, seed: int = 0, **sizes) -> Path:
 def music_dir(tmp_path_factory):
     """A tiny random MusicGen saved to a folder, once per test module."""
     return make_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
+
+
+def make_tiny_musicgen_melody(folder: Path, *, seed: int = 0, **sizes) -> Path:
+    """Write a random tiny MusicGen-melody (chroma prefix of 235 frames, no cross-attention) with its
+    tokenizer to `folder`, as the hub stores facebook/musicgen-melody; returns `folder`."""
+    import torch
+    from transformers import (EncodecFeatureExtractor, MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
+                              MusicgenMelodyForConditionalGeneration)
+
+    folder = Path(folder)
+    base, tokenizer = tiny_musicgen_config(**sizes)
+    decoder = MusicgenMelodyDecoderConfig(**{k: v for k, v in base.decoder.to_dict().items()
+                                             if k in MusicgenMelodyDecoderConfig().to_dict()})
+    decoder.max_position_embeddings = 2048
+    config = MusicgenMelodyConfig(text_encoder=base.text_encoder, audio_encoder=base.audio_encoder, decoder=decoder)
+    torch.manual_seed(seed)
+    model = MusicgenMelodyForConditionalGeneration(config)
+    # At the default init (std 0.02) the prefix barely moves the logits; make the condition matter.
+    torch.nn.init.normal_(model.audio_enc_to_dec_proj.weight, std=0.5)
+    torch.nn.init.normal_(model.enc_to_dec_proj.weight, std=0.2)
+    pad = config.decoder.pad_token_id
+    model.generation_config.update(
+        pad_token_id=pad, decoder_start_token_id=pad, bos_token_id=pad, do_sample=True,
+        guidance_scale=3.0, max_length=1500,
+    )
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    EncodecFeatureExtractor(sampling_rate=config.audio_encoder.sampling_rate).save_pretrained(folder)
+    return folder

@@ -10,8 +10,15 @@ import pytest
 import torch
 
 from cuescore.data import MuViSyncDataset, features_matrix, read_chord_lab, read_emotion_lab, write_muvisync_example
-from cuescore.data.muvisync import CLIP_L14P_ID, check_vocabulary, read_split, read_value_lab, semantic_folder_for
-from cuescore.errors import InputError
+from cuescore.data.muvisync import (
+    CLIP_L14P_ID,
+    check_vocabulary,
+    read_split,
+    read_value_lab,
+    resolve_variants,
+    semantic_folder_for,
+)
+from cuescore.errors import InputError, OptionError
 from cuescore.music.chords import END, PAD, parse_chord, vocabulary
 
 from muvisync_fixtures import SEMANTIC_FOLDER, make_muvisync, synthetic_video
@@ -135,3 +142,18 @@ def test_wrong_feature_width_and_missing_folder(tmp_path: Path) -> None:
         MuViSyncDataset(tmp_path, "train", semantic="other")
     with pytest.raises(InputError, match=r"split/v1/test.txt: split file missing"):
         MuViSyncDataset(tmp_path, "test")
+
+
+def test_feature_variants_are_found_or_asked_for(tmp_path: Path) -> None:
+    make_muvisync(tmp_path, n_train=2, n_val=1, n_test=0)
+    assert resolve_variants(tmp_path, None, None) == (SEMANTIC_FOLDER, "6c_l14p")
+    assert MuViSyncDataset(tmp_path, "train").semantic_folder == SEMANTIC_FOLDER
+    other = tmp_path / "vevo_semantic/all/2d/handcrafted"
+    other.mkdir(parents=True)
+    np.save(other / "train000.npy", np.zeros((3, 4), np.float32))
+    with pytest.raises(OptionError, match=rf"several semantic variants \(handcrafted, {SEMANTIC_FOLDER}\); "
+                                          "choose one with --semantic"):
+        MuViSyncDataset(tmp_path, "train")
+    assert resolve_variants(tmp_path, "handcrafted", None) == ("handcrafted", "6c_l14p")
+    with pytest.raises(InputError, match="no semantic features found"):
+        resolve_variants(tmp_path / "vevo_meta", None, None)

@@ -116,7 +116,7 @@ def test_a_second_build_adds_numbers_and_keeps_splits(built, video_folder, tmp_p
     single.mkdir()
     (single / "again.mp4").symlink_to(video_folder / "a_song.mp4")
     again = build_dataset([single], root, density="onsets", progress=False, seed=3)
-    assert again.written == ["003"] and not again.skipped
+    assert again.written == ["004"] and not again.skipped  # 003 stays the failed silent film's
     after = {s: read_split(root, s) for s in ("train", "val", "test")}
     assert all(after[s][: len(before[s])] == before[s] for s in after)
     assert sum(map(len, after.values())) == 3
@@ -137,7 +137,7 @@ def test_stem_ids_and_option_errors(video_folder, tmp_path):
 
 def test_splits_are_deterministic_and_proportional():
     assert split_counts(10, (0.8, 0.1, 0.1)) == (8, 1, 1)
-    assert split_counts(2, (0.8, 0.1, 0.1)) == (2, 0, 0)
+    assert split_counts(2, (0.8, 0.1, 0.1)) == (1, 1, 0) and split_counts(2, (1, 0, 0)) == (2, 0, 0)
     assert split_counts(7, (1, 1, 1)) == (3, 2, 2)
     ids = [f"{i:03d}" for i in range(1, 21)]
     first = assign_splits(ids, (0.8, 0.1, 0.1), seed=5)

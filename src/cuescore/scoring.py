@@ -27,13 +27,16 @@ from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
-from cuescore.media.track import ArrayTrack
+from cuescore.media.track import ArrayTrack, Track
 from cuescore.music.plan import MusicPlan
 from cuescore.music.score import Score
 from cuescore.render import SoundFontChoice, find_soundfont, synthesize_track
+from cuescore.render.blend import Blend
 from cuescore.render.master import Mastering, master_with_curve
 from cuescore.result_file import reproduction_record
 
+ROOM_REVERB = 0.25
+"""Reverb (wet level) mastering gives a dry SoundFont render; an engine's own audio gets none."""
 STAGES = ("analysis", "composition", "synthesis", "mastering", "mux")
 """The stages timed in `ScoreResult.timings` (plus "writing" and "total")."""
 
@@ -162,6 +165,19 @@ def _result_json(name: str, composition: Composition, features: VideoFeatures, c
     return data
 
 
+def _soundtrack(composition: Composition, bank: SoundFontChoice) -> tuple[Track, float]:
+    """The unmastered soundtrack and its reverb: the engine's audio as it is (no reverb), the
+    score's SoundFont render (dry, so the room reverb), or both blended at `composition.mix`
+    (the reverb in the render's share)."""
+    own = composition.audio
+    if own is not None and composition.mix == 1.0:
+        return ArrayTrack(own.samples, own.sample_rate), 0.0
+    render = synthesize_track(composition.score, soundfont=bank.path)
+    if own is None:
+        return render, ROOM_REVERB
+    return Blend(render, own, composition.mix), ROOM_REVERB * (1.0 - composition.mix)
+
+
 def stem_paths(video_out: str | os.PathLike, parts: list[str]) -> dict[str, Path]:
     """Kind "stem:<part>" → `OUT.<part>.wav` beside the output video, one per part."""
     out = Path(video_out)
@@ -242,12 +258,11 @@ def score_video(
             features = analyze(video, progress=progress is True, info=info, **needs.analyze_kwargs())
     with stage("composition"):
         composition = composer.compose(features) if composition is None else composition
-    with stage("synthesis"):  # only a score needs it; an engine's own audio is used as it is
-        own = composition.audio
-        dry = (ArrayTrack(own.samples, own.sample_rate) if own is not None
-               else synthesize_track(composition.score, soundfont=bank.path))
-    with stage("mastering"):  # dry SoundFont audio gets the room reverb, an engine's audio does not
-        audio, mastering = master_with_curve(dry, controls.loudness, **({"reverb": 0.0} if own is not None else {}))
+    with stage("synthesis"):  # a score's render, unless the engine's own audio is the whole soundtrack
+        dry, reverb = _soundtrack(composition, bank)
+    rendered = composition.audio is None or composition.mix < 1.0
+    with stage("mastering"):
+        audio, mastering = master_with_curve(dry, controls.loudness, reverb=reverb)
     if composition.score is None:
         paths.pop("midi")
     if stems:
@@ -264,7 +279,7 @@ def score_video(
             with stage("stems"):
                 _write_stems(composition.score, bank, mastering, tmp)
         stage.total()
-        data = _result_json(name, composition, features, controls, None if own is not None else bank)
+        data = _result_json(name, composition, features, controls, bank if rendered else None)
         data.update(video=str(video), outputs={kind: str(path) for kind, path in paths.items()},
                     timings=stage.timings, **reproduction_record(name, composer.options, video, info.duration,
                                                                  composition.score), **(extra_record or {}))

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cuescore.cli.batch import add_batch_arguments, generate_batch, is_batch
 from cuescore.cli.regenerate import add_generate_arguments, run_generate
 from cuescore.controls import add_control_arguments
 from cuescore.engines.catalog import add_engine_arguments
@@ -36,6 +37,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     from cuescore.engines.catalog import engine_options_from_namespace
 
+    if is_batch(args):
+        return generate_batch(args)
+    args.video = args.video[0]  # one video from here on
     if run_generate(args):  # --from-plan or --candidates
         return 0
     controls = Controls.from_namespace(args)
@@ -76,12 +80,13 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write music for a video and put it on the video",
                        description="Score VIDEO: writes OUT (the video with the new soundtrack; its video stream "
                                    "is copied untouched), OUT.mid, OUT.wav and OUT.json (the plan).")
-    p.add_argument("video", help="input video")
+    p.add_argument("video", nargs="+", help="input video (several, folders or .txt lists with --out-dir)")
     p.add_argument("-o", "--output", help="output video (default: <video stem>_scored.mp4 in the working directory)")
     p.add_argument("--features", metavar="DIR", help="use features saved by `cuescore analyze` instead of analysing again")
     add_engine_arguments(p)
     add_control_arguments(p)
     add_generate_arguments(p)
+    add_batch_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
 

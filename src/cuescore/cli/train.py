@@ -64,7 +64,8 @@ def _cmd_train_codec(args: argparse.Namespace) -> int:
 def _add_train_codec(p: argparse.ArgumentParser) -> None:
     """The options of `cuescore train codec` (the shared ones, --epochs ... --seed, are the train command's)."""
     g = p.add_argument_group("train codec (videos with their own soundtrack -> a codec checkpoint)")
-    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos)")
+    g.add_argument("--pairs", metavar="DIR", help="folder of videos with their own soundtrack (e.g. music videos), "
+                   "or a dataset folder built with `dataset build --codec-pairs`")
     g.add_argument("--music-model", metavar="M", help="MusicGen: a hub id in the local cache or a folder")
     g.add_argument("--encoder", dest="codec_encoder", metavar="clip:E",
                    help="the CLIP whose features condition the music: clip:<folder or hub id>")
@@ -99,10 +100,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-rpr", action="store_true", help="absolute positions only (no relative attention)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = this process's GPU if there is one (default: auto)")
-    p.add_argument("--semantic", default="clip_l14p", metavar="FOLDER",
-                   help="vevo_semantic/all/2d/FOLDER holds the semantic features (default: clip_l14p)")
-    p.add_argument("--emotion", default="6c_l14p", metavar="VARIANT",
-                   help="vevo_emotion/VARIANT holds the emotion features (default: 6c_l14p)")
+    p.add_argument("--semantic", default=None, metavar="FOLDER",
+                   help="vevo_semantic/all/2d/FOLDER holds the semantic features (default: the only folder "
+                        "there; asked for when there are several)")
+    p.add_argument("--emotion", default=None, metavar="VARIANT",
+                   help="vevo_emotion/VARIANT holds the emotion features (default: the only variant there)")
     p.add_argument("--max-len", type=int, default=300, metavar="SECONDS",
                    help="seconds per training sequence (default: 300)")
     p.add_argument("--lr", type=float, default=None,

@@ -1,165 +1,99 @@
-"""`build_dataset`: a folder of music videos → a training set in the MuVi-Sync layout.
+"""`build_dataset`: music videos → a training set in the MuVi-Sync layout, resumable and parallel.
 
-For each video: probe it; skip it (with a warning naming it and the reason, kept in the report) when
-it cannot be read, has no audio track, or its audio is silent; analyse the frames in one decoding
-pass (`cuescore.analysis.analyze`, encoder loaded once for all videos); label its own soundtrack
-per second (`cuescore.data.audio_labels`: chords, key, loudness, note density); write both through
-`write_muvisync_example`. Chords are written as MuVi-Sync's `lab_v2_norm` has them: transposed to
-C major or A minor, with that key on the first line (the detected key is kept in `sources.tsv`).
+For each video (a task that runs in any worker, `label_job`): probe it; fail it (with the reason,
+kept in the manifest and the report) when it cannot be read, has no audio track, or its audio is
+silent; analyse the frames in one decoding pass (`cuescore.analysis.analyze`, the encoder loaded
+once per worker process); label its own soundtrack per second (`cuescore.data.audio_labels`:
+chords, key, loudness, note density). The driver writes each result through
+`write_muvisync_example` (every file atomically) and records it in `manifest.json`
+(`cuescore.data.manifest`); a rerun skips what the manifest lists as complete and redoes the rest
+(`force` redoes all). Chords are written as MuVi-Sync's `lab_v2_norm` has them: transposed to C
+major or A minor, with that key on the first line (the detected key is kept in `sources.tsv`).
+Logs: `logs/build.log` (one line per video) and `logs/worker-<host>-<pid>.log`.
 
-Video ids: "number" (default) numbers the written videos like MuVi-Sync (`001`, `002`, ...; at
-least three digits), continuing after the highest numeric id already in the root, so a second
-build adds to the first. "stem" uses each file's name without extension (characters outside
-letters, digits, `.`, `_`, `-` become `_`; a repeated stem gets `-2`, `-3`); rebuilding then
-replaces those videos in place.
+Video ids come from the sorted input list (`cuescore.jobs.collect_videos`), never from the order
+in which videos finish, so workers, backends and shards give the same ids. "number" (default)
+numbers the videos like MuVi-Sync (`001`, `002`, ...; at least three digits) by position, after
+the highest numeric id of other videos already in the root, so a second build adds to the first;
+a video that failed keeps its number (a rerun that succeeds uses it). "stem" uses each file's name
+without extension (characters outside letters, digits, `.`, `_`, `-` become `_`; a repeated stem
+gets `-2`, `-3`); rebuilding then replaces those videos in place. A video the manifest knows keeps
+its id.
 
-Splits: the ids written by one build are shuffled with `seed` and cut into train/val/test by the
-`split` fractions (largest remainder, so 10 videos at 0.8/0.1/0.1 give 8/1/1); ids already listed
-in a split of the root keep it. All three `vevo_meta/split/v1/*.txt` files exist afterwards.
-`vevo_meta/sources.tsv` maps each id to its source file, detected key and length.
+Splits (`cuescore.data.manifest.register_splits`): when a run ends with no video pending, the new
+ids are shuffled with `seed` and cut into train/val/test by the `split` fractions (largest
+remainder, so 10 videos at 0.8/0.1/0.1 give 8/1/1; val gets one once there are two videos); ids
+that have a split keep it. All three `vevo_meta/split/v1/*.txt` files exist afterwards.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from tqdm import tqdm
 
 from cuescore.analysis import analyze
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures
 from cuescore.data.audio_labels import ANALYSIS_RATE, AudioLabels, label_audio, resolve_density_method
-from cuescore.data.muvisync import (
-    CHORD_DIR,
-    META_DIR,
-    SPLITS,
-    add_to_split,
-    read_split,
-    split_file,
-    write_muvisync_example,
+from cuescore.data.manifest import KIND, assign_splits, register_splits, split_counts
+from cuescore.data.muvisync import CHORD_DIR, SPLITS, read_split, split_file, write_muvisync_example
+from cuescore.errors import InputError, OptionError
+from cuescore.jobs import (
+    Manifest,
+    Outcome,
+    collect_videos,
+    file_record,
+    folder_lock,
+    parse_shard,
+    run_jobs,
+    run_log,
+    stem_id,
+    stem_ids,
+    write_worker_log,
 )
-from cuescore.errors import CuescoreError, InputError, OptionError
-from cuescore.fileio import atomic_path, ensure_writable_dir
 from cuescore.media import probe, read_audio_track
+from cuescore.music.plan import Key
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv",
-                            ".wmv"})
-"""File endings taken from a folder (case-insensitive); files named explicitly are always tried."""
 ID_STYLES = ("number", "stem")
-SOURCES_FILE = "sources.tsv"
 SILENT_PEAK = 1e-4
 """An audio track whose peak stays under this (-80 dBFS) counts as silent."""
 
 
 @dataclass
 class BuildReport:
-    """What one build did. seconds: rows written per feature (the sum of the videos' T)."""
+    """What one build did for its inputs. written: ids whose video is in the dataset (made now or
+    by an earlier run; `reused` lists the latter); seconds: rows per feature (the sum of their T);
+    skipped: (source, reason) of each video that failed; complete: False when interrupted."""
 
     root: Path
     written: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLITS})
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: int = 0
     density_method: str = ""
+    complete: bool = True
 
     def summary(self) -> str:
-        """A few lines for people: counts, splits, and each skipped file with its reason."""
+        """A few lines for people: counts, splits, and each failed video with its reason."""
         counts = ", ".join(f"{s} {len(ids)}" for s, ids in self.splits.items())
         n = len(self.written)
-        lines = [f"{self.root}: {n} video{'' if n == 1 else 's'} written ({self.seconds} s of data; by split: "
-                 f"{counts}; note density by {self.density_method or 'n/a'}), {len(self.skipped)} skipped"]
+        lines = [f"{self.root}: {n} video{'' if n == 1 else 's'} written ({len(self.reused)} already complete; "
+                 f"{self.seconds} s of data; by split: {counts}; note density by {self.density_method or 'n/a'}), "
+                 f"{len(self.skipped)} skipped"]
+        if self.complete and n and not self.splits["val"]:
+            lines.append("  the val split is empty: training needs one; add videos or raise the val fraction")
         lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
         return "\n".join(lines)
-
-
-def collect_videos(videos: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand folders into their video files (sorted by name, not recursive); keep files as given.
-
-    Duplicates are dropped. `InputError` when nothing is left.
-    """
-    items = [videos] if isinstance(videos, (str, os.PathLike)) else list(videos)
-    out: list[Path] = []
-    seen: set[Path] = set()
-    for item in items:
-        path = Path(item)
-        if not path.is_dir():
-            found = [path]
-        else:
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-            if not found:
-                log.warning("%s: no video files (%s) in this folder", path, ", ".join(sorted(VIDEO_SUFFIXES)))
-        for p in found:
-            if p.resolve() not in seen:
-                seen.add(p.resolve())
-                out.append(p)
-    if not out:
-        raise InputError("no videos to build from; give video files or folders that hold them")
-    return out
-
-
-def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """How many of `n` videos go to train, val and test (largest remainder; fractions are normalised)."""
-    f = np.asarray(fractions, np.float64)
-    if f.shape != (3,) or not np.all(np.isfinite(f)) or np.any(f < 0) or f.sum() <= 0:
-        raise OptionError(f"split must be three non-negative fractions (train, val, test), got {fractions!r}")
-    share = n * f / f.sum()
-    counts = np.floor(share).astype(int)
-    for i in np.argsort(-(share - counts), kind="stable")[: n - counts.sum()]:
-        counts[i] += 1
-    return int(counts[0]), int(counts[1]), int(counts[2])
-
-
-def assign_splits(ids: list[str], fractions: tuple[float, float, float], seed: int) -> dict[str, str]:
-    """id → split: `ids` shuffled by `seed`, then cut by `split_counts`. Same ids and seed, same answer."""
-    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
-    n_train, n_val, _ = split_counts(len(ids), fractions)
-    return {vid: ("train" if k < n_train else "val" if k < n_train + n_val else "test") for k, vid in enumerate(order)}
-
-
-def stem_id(path: Path) -> str:
-    """A video id from a file name: its stem with characters outside [A-Za-z0-9._-] replaced by `_`."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem).lstrip("._-")
-    return name or "video"
-
-
-def _numeric_ids(root: Path) -> list[int]:
-    names = [p.stem for p in (root / CHORD_DIR).glob("*.lab")]
-    names += [vid for s in SPLITS if split_file(root, s).is_file() for vid in read_split(root, s)]
-    return [int(n) for n in names if n.isdigit()]
-
-
-class _IdMaker:
-    """Hands out ids in the chosen style, never the same one twice in a build."""
-
-    def __init__(self, style: str, root: Path) -> None:
-        if style not in ID_STYLES:
-            raise OptionError(f"ids must be one of {', '.join(ID_STYLES)}, got {style!r}")
-        self.style = style
-        self.next_number = max(_numeric_ids(root), default=0) + 1
-        self.used: set[str] = set()
-
-    def __call__(self, path: Path) -> str:
-        if self.style == "number":
-            vid = f"{self.next_number:03d}"
-            self.next_number += 1
-        else:
-            base, k = stem_id(path), 1
-            vid = base
-            while vid in self.used:
-                k += 1
-                vid = f"{base}-{k}"
-        self.used.add(vid)
-        return vid
 
 
 def label_video(path: Path, encoder: SemanticEncoder, density: str) -> tuple[VideoFeatures, AudioLabels]:
@@ -174,19 +108,140 @@ def label_video(path: Path, encoder: SemanticEncoder, density: str) -> tuple[Vid
     return features, label_audio(audio, T=features.T, density=density)
 
 
-def _write_sources(root: Path, rows: dict[str, tuple[str, str, int]]) -> None:
-    """Merge `rows` (id → source, key, seconds) into `vevo_meta/sources.tsv`."""
-    path = root / META_DIR / SOURCES_FILE
-    table: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-            if line.strip():
-                table[line.split("\t", 1)[0]] = line
-    for vid, (source, key, seconds) in rows.items():
-        table[vid] = f"{vid}\t{source}\t{key}\t{seconds}"
-    ensure_writable_dir(path.parent)
-    with atomic_path(path) as tmp:
-        tmp.write_text("id\tsource\tkey\tseconds\n" + "".join(f"{table[k]}\n" for k in sorted(table)), encoding="utf-8")
+@dataclass(frozen=True)
+class VideoJob:
+    """What a worker needs to label one video (picklable; the encoder is loaded once per process)."""
+
+    path: str
+    encoder: str
+    device: str
+    density: str
+    music_model: str | None = None
+    codec_encoder: str | None = None
+
+
+@dataclass
+class LabelledVideo:
+    """A worker's result: the features and the soundtrack's labels, chords normalised to C major /
+    A minor (`key` the normalised key, `source_key` the detected one)."""
+
+    features: VideoFeatures
+    chords: list[str]
+    key: Key
+    source_key: str
+    loudness: np.ndarray
+    note_density: np.ndarray
+    pair: tuple | None = None
+    """With codec pairs: (folder under `codec_pairs/`, FeatureSpec, tensors, metadata)."""
+
+
+_ENCODERS: dict[tuple[str, str], SemanticEncoder] = {}
+
+
+def _encoder(spec: str, device: str) -> SemanticEncoder:
+    """The encoder `spec` on `device`, loaded once per process."""
+    if (spec, device) not in _ENCODERS:
+        _ENCODERS[(spec, device)] = get_encoder(spec, device=device)
+    return _ENCODERS[(spec, device)]
+
+
+def label_job(job: VideoJob) -> LabelledVideo:
+    """The per-video task of a build (runs in a worker): `label_video`, chords normalised."""
+    features, labels = label_video(Path(job.path), _encoder(job.encoder, job.device), job.density)
+    chords, key = labels.normalized()
+    pair = None
+    if job.music_model:
+        from cuescore.training.codec import codec_pair
+
+        pair = codec_pair(job.path, job.music_model, job.codec_encoder)
+    return LabelledVideo(features, chords, key, labels.key.name, labels.loudness, labels.note_density, pair)
+
+
+def _existing_ids(root: Path, manifest: Manifest) -> set[str]:
+    names = {p.stem for p in (root / CHORD_DIR).glob("*.lab")} | set(manifest.items)
+    return names | {vid for s in SPLITS if split_file(root, s).is_file() for vid in read_split(root, s)}
+
+
+def plan_ids(paths: list[Path], manifest: Manifest, style: str) -> list[str]:
+    """The id of each video (see the module docstring): its recorded one, else from its position
+    in `paths` ("number": after the highest number of other videos in the folder) or its name."""
+    if style not in ID_STYLES:
+        raise OptionError(f"ids must be one of {', '.join(ID_STYLES)}, got {style!r}")
+    known = {e["source"]: vid for vid, e in manifest.items.items()}
+    sources = [str(p.absolute()) for p in paths]
+    if style == "stem":
+        fresh = stem_ids(paths)
+    else:
+        ours = {known[src] for src in sources if src in known}
+        others = [int(v) for v in _existing_ids(manifest.root, manifest) - ours if v.isdigit()]
+        fresh = [f"{max(others, default=0) + i + 1:03d}" for i in range(len(paths))]
+    ids = [known.get(src, vid) for src, vid in zip(sources, fresh)]
+    clash = [vid for src, vid in zip(sources, ids) if style == "number" and
+             manifest.items.get(vid, {}).get("source", src) != src]
+    if clash or len(set(ids)) < len(ids):
+        raise OptionError(f"{manifest.root}: video id {(clash or ids)[0]} would name two sources; build these "
+                          "videos into a new folder")
+    return ids
+
+
+def _store(manifest: Manifest, outcome: Outcome, path: Path, log_run: logging.Logger, force: bool) -> None:
+    """Write a finished video's example (or its failure) and record it in the manifest; a video
+    redone because its files were damaged keeps its split (unless `force`)."""
+    out, vid, source = manifest.root, outcome.key, str(path.absolute())
+    split = {} if force else {k: v for k, v in manifest.items.get(vid, {}).items() if k == "split"}
+    if outcome.ok:
+        lv: LabelledVideo = outcome.value
+        written = write_muvisync_example(out, vid, lv.features, lv.chords, lv.key, lv.loudness, lv.note_density)
+        if lv.pair is not None:
+            written["codec_pair"] = _write_pair(out, vid, lv.pair)
+        manifest.record(vid, {"source": source, "status": "ok", "key": lv.source_key, "seconds": lv.features.T,
+                              "outputs": file_record(out, written.values()), **split})
+        log_run.info("%s ok: %s (%d s) in %.2f s by %s", vid, path, lv.features.T, outcome.seconds, outcome.worker)
+    else:
+        reason = outcome.reason.removeprefix(f"{path}: ")
+        manifest.record(vid, {"source": source, "status": "failed", "reason": reason})
+        log.warning("skipping %s: %s", path, reason)
+        log_run.warning("%s failed: %s: %s", vid, path, reason)
+    write_worker_log(out, outcome)
+
+
+def _write_pair(out: Path, vid: str, pair: tuple) -> Path:
+    """Write a video's codec pair (`cuescore.training.codec_data` layout); its path."""
+    from cuescore.training.codec_data import PAIRS_DIR, write_pair, write_spec
+
+    folder, spec, tensors, meta = pair
+    write_spec(out / PAIRS_DIR / folder, spec)
+    return write_pair(out / PAIRS_DIR / folder / f"{vid}.safetensors", tensors, meta)
+
+
+def _codec_settings(music_model: str | None, codec_encoder: str | None, encoder: str) -> tuple[str | None, str | None]:
+    """(music model, CLIP spec) for codec pairs, the models loaded to check them; (None, None) without."""
+    if music_model is None:
+        if codec_encoder is not None:
+            raise OptionError("--codec-encoder applies with --codec-pairs --music-model M")
+        return None, None
+    clip = codec_encoder or (encoder if encoder.startswith("clip:") else None)
+    if clip is None:
+        raise OptionError("--codec-pairs needs a CLIP for the frames: --codec-encoder clip:<folder or hub id> "
+                          "(e.g. clip:openai/clip-vit-base-patch32, VidMuse's)")
+    from cuescore.training.codec import pair_models
+
+    pair_models(music_model, clip)
+    return music_model, clip
+
+
+def _fill(report: BuildReport, manifest: Manifest, plan: list[tuple[str, Path]], redone: set[str]) -> None:
+    for vid, path in plan:
+        entry = manifest.items.get(vid, {})
+        if entry.get("status") == "ok":
+            report.written.append(vid)
+            report.reused += [] if vid in redone else [vid]
+            report.sources[vid], report.keys[vid] = str(path), entry["key"]
+            report.seconds += int(entry["seconds"])
+            if "split" in entry:
+                report.splits[entry["split"]].append(vid)
+        elif entry.get("status") == "failed":
+            report.skipped.append((str(path), entry["reason"]))
 
 
 def build_dataset(
@@ -200,67 +255,61 @@ def build_dataset(
     progress: bool = True,
     density: str = "auto",
     ids: str = "number",
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    shard: str | None = None,
+    force: bool = False,
+    codec_music_model: str | None = None,
+    codec_encoder: str | None = None,
 ) -> BuildReport:
-    """Turn music videos (files and/or folders) into MuVi-Sync training data under `root`.
+    """Turn music videos (files, folders, list files) into MuVi-Sync training data under `root`.
 
     encoder: semantic encoder spec ("handcrafted" or "clip:<folder or hub id>"); device: for learned
     encoders. split: train/val/test fractions. seed: of the split assignment. density: note-density
     method ("auto", "basic-pitch", "onsets"). ids: "number" or "stem" (see the module docstring).
-    Options are checked before any video is read; unreadable or unsuitable videos are skipped.
+    workers / backend / address: how the videos are spread (`cuescore.jobs.run_jobs`); shard: "K/N"
+    builds every N-th video from the K-th (join shards with `merge_datasets`); force: redo videos
+    already complete. codec_music_model: also write the pairs `train codec` reads (EnCodec tokens of
+    the soundtrack from that MusicGen, CLIP patch tokens at 2 fps from `codec_encoder`, default
+    `encoder` when it is a CLIP) into `codec_pairs/` (`cuescore.training.codec_data`). Options are checked before any video is read; a video that fails is recorded
+    with its reason and the build goes on. The report's `complete` is False after an interruption
+    (KeyboardInterrupt is re-raised after the manifest is saved).
     """
     split_counts(0, split)
     method = resolve_density_method(density)
-    make_id = _IdMaker(ids, Path(root))
+    part = parse_shard(shard)
+    if ids not in ID_STYLES:
+        raise OptionError(f"ids must be one of {', '.join(ID_STYLES)}, got {ids!r}")
     paths = collect_videos(videos)
-    enc = get_encoder(encoder, device=device)
-    created = not Path(root).exists()
-    out = ensure_writable_dir(root)
-    report = BuildReport(root=out, density_method=method)
-    sources: dict[str, tuple[str, str, int]] = {}
-    bar = tqdm(paths, unit="video", desc="dataset", disable=None if progress else True)
-    try:
-        for path in bar:
-            bar.set_postfix_str(path.name, refresh=False)
-            try:
-                features, labels = label_video(path, enc, method)
-            except CuescoreError as exc:
-                reason = str(exc).removeprefix(f"{path}: ")
-                log.warning("skipping %s: %s", path, reason)
-                report.skipped.append((str(path), reason))
-                continue
-            vid = make_id(path)
-            chords, key = labels.normalized()
-            write_muvisync_example(out, vid, features, chords, key, labels.loudness, labels.note_density)
-            report.written.append(vid)
-            report.sources[vid] = str(path)
-            report.keys[vid] = labels.key.name
-            report.seconds += features.T
-            sources[vid] = (path.name, labels.key.name, features.T)
-    finally:
-        bar.close()
-        if report.written:
-            _register(out, report, sources, split, seed)
-        elif created and not any(out.iterdir()):
-            out.rmdir()
+    _encoder(encoder, device)
+    music_model, clip = _codec_settings(codec_music_model, codec_encoder, encoder)
+    settings = {"encoder": encoder, "density": method, "ids": ids, "split": list(split), "seed": seed,
+                "codec_pairs": [music_model, clip] if music_model else None}
+    with folder_lock(root) as out, run_log(out, "build") as log_run:
+        manifest = Manifest.load(out, KIND)
+        manifest.use_settings(settings, fixed=("encoder", "density", "codec_pairs"), force=force)
+        plan = list(zip(plan_ids(paths, manifest, ids), paths))
+        if part is not None:
+            plan = plan[part[0] - 1 :: part[1]]
+        by_id = dict(plan)
+        todo = [(vid, VideoJob(str(path), encoder, device, method, music_model, clip)) for vid, path in plan
+                if force or not manifest.complete(vid)]
+        log_run.info("build of %d videos into %s (%d to do; %s, %d worker(s)); settings %s", len(plan), out,
+                     len(todo), backend, workers, settings)
+        report = BuildReport(out, density_method=method, complete=False)
+        try:
+            for outcome in run_jobs(label_job, todo, workers=workers, backend=backend, address=address,
+                                    progress=progress, desc="dataset"):
+                _store(manifest, outcome, by_id[outcome.key], log_run, force)
+            report.complete = True
+            register_splits(manifest, split, seed)
+        finally:
+            manifest.save()
+            _fill(report, manifest, plan, {vid for vid, _ in todo})
+            log_run.info("%s", report.summary())
     return report
 
 
-def _register(out: Path, report: BuildReport, sources: dict[str, tuple[str, str, int]],
-              split: tuple[float, float, float], seed: int) -> None:
-    """Put every written example in a split (existing ids keep theirs) and list its source; also
-    runs after an interruption, so nothing written is left out of the splits."""
-    listed = {vid: s for s in SPLITS if split_file(out, s).is_file() for vid in read_split(out, s)}
-    assigned = assign_splits([vid for vid in report.written if vid not in listed], split, seed)
-    for vid in report.written:
-        if vid in assigned:
-            add_to_split(out, vid, assigned[vid])
-        report.splits[listed.get(vid) or assigned[vid]].append(vid)
-    for name in SPLITS:
-        if not split_file(out, name).is_file():
-            ensure_writable_dir(split_file(out, name).parent)
-            split_file(out, name).write_text("", encoding="utf-8")
-    _write_sources(out, sources)
-
-
-__all__ = ["BuildReport", "ID_STYLES", "assign_splits", "build_dataset", "collect_videos", "label_video",
-           "split_counts", "stem_id"]
+__all__ = ["BuildReport", "ID_STYLES", "LabelledVideo", "VideoJob", "assign_splits", "build_dataset",
+           "collect_videos", "label_job", "label_video", "plan_ids", "split_counts", "stem_id"]

@@ -17,8 +17,6 @@ from torch.utils.data import Dataset
 from cuescore.data.matrices import pad_rows, video_matrix
 from cuescore.data.muvisync import (
     CHORD_DIR,
-    DEFAULT_EMOTION,
-    DEFAULT_SEMANTIC,
     LOUDNESS_DIR,
     MOTION_DIR,
     NOTE_DENSITY_DIR,
@@ -32,6 +30,7 @@ from cuescore.data.muvisync import (
     read_semantic,
     read_split,
     read_value_lab,
+    resolve_variants,
     semantic_dir,
 )
 from cuescore.errors import InputError, OptionError
@@ -58,8 +57,8 @@ class MuViSyncDataset(Dataset):
         root: str | os.PathLike,
         split: str = "train",
         *,
-        semantic: str = DEFAULT_SEMANTIC,
-        emotion: str = DEFAULT_EMOTION,
+        semantic: str | None = None,
+        emotion: str | None = None,
         max_len: int = 300,
         targets: str = "all",
         split_version: str = "v1",
@@ -73,6 +72,7 @@ class MuViSyncDataset(Dataset):
         if not self.root.is_dir():
             raise InputError(f"{self.root}: dataset folder not found")
         self.split, self.max_len, self.targets = split, max_len, targets
+        semantic, emotion = resolve_variants(self.root, semantic, emotion)
         self.semantic_folder, self.emotion_variant = semantic, emotion
         self.emotion_names = emotion_names(emotion)
         folders = {

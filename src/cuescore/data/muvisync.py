@@ -80,6 +80,43 @@ def semantic_folder_for(encoder: dict) -> str:
     return name
 
 
+def present_variants(root: str | os.PathLike) -> dict[str, list[str]]:
+    """The feature variants a dataset holds: {"semantic": folders under `vevo_semantic/all/2d/` with
+    at least one `.npy`, "emotion": variants under `vevo_emotion/` with an `all/` folder}, each sorted."""
+    base = Path(root)
+    sem = base / "vevo_semantic/all/2d"
+    semantic = sorted(d.name for d in sem.iterdir() if d.is_dir() and any(d.glob("*.npy"))) if sem.is_dir() else []
+    emo = base / "vevo_emotion"
+    emotion = sorted(d.name for d in emo.iterdir() if (d / "all").is_dir()) if emo.is_dir() else []
+    return {"semantic": semantic, "emotion": emotion}
+
+
+def resolve_variants(root: str | os.PathLike, semantic: str | None, emotion: str | None) -> tuple[str, str]:
+    """The (semantic folder, emotion variant) to read: the given ones, or the only one present.
+
+    `OptionError` when several are present and none was chosen (listing them), `InputError` when the
+    dataset holds none (or not the one asked for)."""
+    found = present_variants(root)
+    chosen = []
+    for kind, want, flag in (("semantic", semantic, "--semantic"), ("emotion", emotion, "--emotion")):
+        have = found[kind]
+        where = f"{Path(root)}/{'vevo_semantic/all/2d' if kind == 'semantic' else 'vevo_emotion'}"
+        if want is not None:
+            if want not in have:
+                listed = ", ".join(have) or "none"
+                raise InputError(f"{where}/{want}: folder missing (present: {listed}); pick one of those with {flag}")
+            chosen.append(want)
+        elif len(have) == 1:
+            chosen.append(have[0])
+        elif not have:
+            raise InputError(f"{where}: no {kind} features found; {Path(root)} is not a MuVi-Sync dataset "
+                             "(build one with `cuescore dataset build`)")
+        else:
+            raise OptionError(f"{Path(root)} holds several {kind} variants ({', '.join(have)}); "
+                              f"choose one with {flag}")
+    return chosen[0], chosen[1]
+
+
 def describe_semantic_folder(root: str | os.PathLike, folder: str, dim: int | None) -> dict:
     """The encoder record for a semantic folder: its `encoder.json`, else what the name implies."""
     path = Path(root) / semantic_dir(folder) / ENCODER_FILE
@@ -367,7 +404,7 @@ def write_muvisync_example(
 
 __all__ = [
     "CHORD_DIR", "DEFAULT_EMOTION", "DEFAULT_SEMANTIC", "ChordLab", "add_to_split", "check_vocabulary",
-    "describe_semantic_folder", "emotion_dir", "emotion_names", "read_chord_lab", "read_emotion_lab",
-    "read_semantic", "read_split", "read_value_lab", "semantic_dir", "semantic_folder_for", "split_file",
+    "describe_semantic_folder", "emotion_dir", "emotion_names", "present_variants", "read_chord_lab", "read_emotion_lab",
+    "read_semantic", "read_split", "read_value_lab", "resolve_variants", "semantic_dir", "semantic_folder_for", "split_file",
     "write_muvisync_example", "write_vocabulary",
 ]

@@ -40,16 +40,20 @@ class EngineRecord:
 @dataclass
 class Composition:
     """An engine's output: a plan and/or a score (symbolic engines), audio (engines that write
-    the waveform; None = synthesise the score), and the engine's record."""
+    the waveform; None = synthesise the score), and the engine's record. `mix` (0-1): with both a
+    score and audio, the audio's share of the soundtrack; under 1 the score's render is blended in."""
 
     plan: MusicPlan | None
     score: Score | None
     audio: Audio | None
     record: EngineRecord
+    mix: float = 1.0
 
     def __post_init__(self) -> None:
         if self.score is None and self.audio is None:
             raise ValueError("a composition needs a score or audio")
+        if not 0.0 <= self.mix <= 1.0 or (self.mix < 1.0 and (self.score is None or self.audio is None)):
+            raise ValueError(f"mix {self.mix} needs 0..1, and under 1 both a score and audio")
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,12 @@ _DEVICE = EngineOption("device", "str", "auto", "where learned models run: auto 
                        choices=("auto", "cpu", "cuda"))
 _CHECKPOINT = EngineOption("checkpoint", "path", None, "checkpoint folder: for amt from `cuescore train amt` or "
                            "`cuescore convert` (or 'debug'); for codec from `cuescore train codec` or `cuescore "
-                           "convert vidmuse`", nullable=True, metavar="PATH")
+                           "convert vidmuse`; for guided --planner amt, an amt one", nullable=True, metavar="PATH")
+_MUSIC_MODEL = EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
+                            "(codec: e.g. facebook/musicgen-small, with --checkpoint a local copy of its music model; "
+                            "guided: a MusicGen-melody, e.g. facebook/musicgen-melody)", nullable=True, metavar="MODEL")
+_PROMPT = EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
+                       nullable=True, metavar="TEXT")
 _TEMPERATURE = EngineOption("temperature", "float", 1.0, "sampling temperature; 0 = always the likeliest token",
                             low=0, high=3)
 
@@ -139,12 +144,9 @@ CATALOG: dict[str, EngineInfo] = {
         "a MusicGen language model writes the audio itself, conditioned on the video (--checkpoint) or on a "
         "caption of it (--music-model alone)",
         options=(
-            EngineOption("music_model", "path", None, "MusicGen folder or hub id in the local Hugging Face cache "
-                         "(e.g. facebook/musicgen-small); with --checkpoint, a local copy of its music model",
-                         nullable=True, metavar="MODEL"),
+            _MUSIC_MODEL,
             _CHECKPOINT,
-            EngineOption("prompt", "str", None, "text for the music model, e.g. 'lo-fi hip hop with vinyl crackle'",
-                         nullable=True, metavar="TEXT"),
+            _PROMPT,
             EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
             EngineOption("stride", "float", 29.5, "seconds between the starts of 30 s generation windows",
                          low=1, high=30, metavar="SECONDS"),
@@ -152,6 +154,25 @@ CATALOG: dict[str, EngineInfo] = {
                          metavar="K"),
             EngineOption("top_p", "float", 0.0, "sample from the smallest set of tokens this likely; 0 = off",
                          low=0, high=1),
+            _TEMPERATURE,
+            _DEVICE,
+        ),
+        requires=("torch", "transformers", "safetensors"), install_hint="pip install torch transformers safetensors"),
+    "guided": EngineInfo(
+        "guided", "cuescore.engines.guided:GuidedEngine",
+        "the affective (or amt) engine's plan and score played by MusicGen-melody, conditioned on the score's "
+        "chroma and a caption (--music-model, e.g. facebook/musicgen-melody); --mix blends in the SoundFont render",
+        options=(
+            _MUSIC_MODEL,
+            _PROMPT,
+            EngineOption("planner", "str", "affective", "what writes the plan and score the neural audio follows "
+                         "(amt needs --checkpoint)", choices=("affective", "amt")),
+            _CHECKPOINT,
+            EngineOption("mix", "float", 1.0, "share of the neural audio in the soundtrack; the rest is the score's "
+                         "SoundFont render (0 = the render alone, no generation)", low=0, high=1),
+            EngineOption("guidance", "float", 3.0, "classifier-free guidance scale; 1 = off", low=0, high=20),
+            EngineOption("top_k", "int", 250, "sample among the k likeliest tokens; 0 = all", low=0, high=4096,
+                         metavar="K"),
             _TEMPERATURE,
             _DEVICE,
         ),

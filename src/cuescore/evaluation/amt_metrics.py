@@ -166,8 +166,8 @@ def evaluate_amt(
     data = MuViSyncDataset(
         data_root,
         split,
-        semantic=feats.get("semantic_folder", "clip_l14p"),
-        emotion=feats.get("emotion_variant", "6c_l14p"),
+        semantic=feats.get("semantic_folder"),  # None (not recorded): the only one the dataset holds
+        emotion=feats.get("emotion_variant"),
         max_len=cfg.max_len,
         targets="regression" if kind == "regression" else "chords",
         split_version=split_version,

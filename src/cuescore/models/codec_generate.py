@@ -33,6 +33,9 @@ from torch import Tensor
 MemoryFn = Callable[[float, float], "tuple[Tensor, Tensor, Tensor | None, Tensor | None]"]
 """`memory_for_window(start_s, end_s) -> (memory [B, S, D], mask [B, S], uncond [B, S', D] | None,
 uncond_mask [B, S'] | None)`: MusicGen's encoder outputs for the span, before `enc_to_dec_proj`."""
+WindowFn = Callable[..., Tensor]
+"""`window_fn(music, memories, prompt [B, K, P], new_frames, sampling) -> codes [B, K, new_frames]`:
+one window's generation from what `memory_for_window` returned (default `cross_attention_window`)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def guided_memory(music, memories: tuple, guidance: float) -> tuple[Tensor, Tens
     return cross_attention_input(music, both, both_mask), both_mask
 
 
-def _generation_config(music, sampling: Sampling):
+def sampling_config(music, sampling: Sampling):
     """The model's generation config with `sampling` applied, for the decoder's own `generate`."""
     config = copy.deepcopy(music.generation_config)
     greedy = sampling.temperature <= 0
@@ -145,7 +148,7 @@ def generate_window(music, cross: Tensor, cross_mask: Tensor, prompt: Tensor, ne
         attention_mask=torch.ones(batch, prompt_frames + 1, dtype=torch.long, device=prompt.device),
         encoder_hidden_states=cross,
         encoder_attention_mask=cross_mask,
-        generation_config=_generation_config(music, sampling),
+        generation_config=sampling_config(music, sampling),
         # start token + frames, and K - 1 more steps for the delay pattern's last codebooks
         max_length=prompt_frames + new_frames + codebooks,
         # transformers 5.25's decoder-only `generate` would make one cache shared by self- and
@@ -153,6 +156,12 @@ def generate_window(music, cross: Tensor, cross_mask: Tensor, prompt: Tensor, ne
         cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
     )
     return codes[:, :, prompt_frames:]
+
+
+def cross_attention_window(music, memories: tuple, prompt: Tensor, new_frames: int, sampling: Sampling) -> Tensor:
+    """A `WindowFn` for MusicGen's cross-attention memories (see `guided_memory`)."""
+    cross, cross_mask = guided_memory(music, memories, sampling.guidance)
+    return generate_window(music, cross, cross_mask, prompt, new_frames, sampling)
 
 
 def generate_codes(
@@ -164,12 +173,13 @@ def generate_codes(
     stride_s: float = 29.5,
     sampling: Sampling = Sampling(),
     on_window: Callable[[Window], None] | None = None,
+    window_fn: WindowFn = cross_attention_window,
 ) -> Iterator[Tensor]:
     """Yield the codes [B, K, n] of a piece `duration_s` long, one block per window, in order.
 
     Together the blocks hold exactly enough frames for `duration_s` (the last frame may run over
     by less than one frame), and at least K - 1, the fewest the delay pattern can generate.
-    `on_window(window)` is called before each window is generated.
+    `on_window(window)` is called before each window is generated; `window_fn` generates it.
     """
     sample_rate, hop = audio_geometry(music)
     total = math.ceil(round(duration_s * sample_rate) / hop)
@@ -184,12 +194,11 @@ def generate_codes(
         if on_window is not None:
             on_window(window)
         memories = memory_for_window(window.start / frame_rate, min(window.end / frame_rate, duration_s))
-        cross, cross_mask = guided_memory(music, memories, sampling.guidance)
         if tail is None:
-            batch = memories[0].shape[0]
-            tail = torch.zeros((batch, music.decoder.num_codebooks, 0), dtype=torch.long, device=cross.device)
+            batch, device = memories[0].shape[0], memories[0].device
+            tail = torch.zeros((batch, music.decoder.num_codebooks, 0), dtype=torch.long, device=device)
         prompt = tail[..., tail.shape[-1] - window.prompt :]
-        codes = generate_window(music, cross, cross_mask, prompt, window.new_frames, sampling)
+        codes = window_fn(music, memories, prompt, window.new_frames, sampling)
         tail = torch.cat([tail, codes], dim=-1)[..., -(window.end - window.start) :]
         yield codes
 
@@ -286,14 +295,16 @@ def generate_audio(
     stride_s: float = 29.5,
     sampling: Sampling = Sampling(),
     on_window: Callable[[Window], None] | None = None,
+    window_fn: WindowFn = cross_attention_window,
 ) -> np.ndarray:
     """Float32 audio [C, round(duration_s * sample_rate)] of the first batch item: windows generated
-    and decoded as a stream into one preallocated array of the exact length."""
+    (by `window_fn`) and decoded as a stream into one preallocated array of the exact length."""
     sample_rate, _ = audio_geometry(music)
     num_samples = round(duration_s * sample_rate)
     out = np.zeros((music.config.audio_encoder.audio_channels, num_samples), np.float32)
     blocks = generate_codes(
-        music, memory_for_window, duration_s, window_s=window_s, stride_s=stride_s, sampling=sampling, on_window=on_window
+        music, memory_for_window, duration_s, window_s=window_s, stride_s=stride_s, sampling=sampling, on_window=on_window,
+        window_fn=window_fn,
     )
     offset = 0
     for audio in decode_codes(music, blocks, num_samples):

@@ -72,24 +72,26 @@ def _missing_music_model(name: str) -> OptionError:
 
 
 def load_music_model(
-    name_or_path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    name_or_path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+    *, melody: bool = False,
 ):
-    """`MusicgenForConditionalGeneration` from a local folder or a hub id already in the local
-    Hugging Face cache (never downloaded); eval mode on `device` ("auto", "cpu", "cuda", "cuda:N").
-    Mono models only."""
-    from transformers import MusicgenForConditionalGeneration
+    """`MusicgenForConditionalGeneration` (`MusicgenMelodyForConditionalGeneration` when `melody`)
+    from a local folder or a hub id already in the local Hugging Face cache (never downloaded);
+    eval mode on `device` ("auto", "cpu", "cuda", "cuda:N"). Mono models only."""
+    from transformers import MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
+
+    model_class = MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
 
     name = str(name_or_path)
     path = Path(name).expanduser()
     if not path.is_dir() and (path.exists() or path.is_absolute() or name.startswith((".", "~"))):
         raise _missing_music_model(name)
     try:
-        model = MusicgenForConditionalGeneration.from_pretrained(
-            str(path) if path.is_dir() else name, local_files_only=True, dtype=dtype)
+        model = model_class.from_pretrained(str(path) if path.is_dir() else name, local_files_only=True, dtype=dtype)
     except (OSError, ValueError):
         raise _missing_music_model(name) from None
     if model.config.decoder.audio_channels != 1:
-        raise OptionError(f"music model {name} is stereo; the codec engine takes mono MusicGen models")
+        raise OptionError(f"music model {name} is stereo; cuescore takes mono MusicGen models")
     return model.to(resolve_device(device)).eval()
 
 

@@ -38,7 +38,16 @@ from cuescore.models.checkpoint import STATE_FILE, load_training_state
 from cuescore.models.codec_checkpoint import check_codec_checkpoint, load_codec_checkpoint, save_codec_checkpoint
 from cuescore.models.codec_model import CONDITIONER_KINDS, CodecConfig, CodecModel, load_music_model, load_music_tokenizer
 from cuescore.models.video_conditioner import ThesisConditioner, ThesisConfig, VidMuseConditioner, VidMuseConfig
-from cuescore.training.codec_data import CodecPairs, FeatureSpec, list_videos, prepare_pairs
+from cuescore.training.codec_data import (
+    CodecPairs,
+    FeatureSpec,
+    built_pair_files,
+    encode_pair,
+    holds_built_pairs,
+    list_videos,
+    pairs_folder,
+    prepare_pairs,
+)
 from cuescore.training.distributed import DistContext, autocast, resolve_precision, setup_distributed
 
 log = logging.getLogger("cuescore.training")
@@ -51,7 +60,8 @@ VISION_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_a
 def codec_loss(logits: Tensor, codes: Tensor, valid: Tensor) -> Tensor:
     """Cross-entropy of logits [B, K, L, V] against codes [B, K, L] where valid [B, L]: the mean over
     valid steps per codebook, then over codebooks."""
-    per_token = F.cross_entropy(logits.float().flatten(0, 2), codes.flatten(), reduction="none").view(codes.shape)
+    targets = codes.masked_fill(~valid[:, None, :], 0)  # padding holds the special token, outside the vocabulary
+    per_token = F.cross_entropy(logits.float().flatten(0, 2), targets.flatten(), reduction="none").view(codes.shape)
     weights = valid[:, None, :].to(per_token.dtype)
     per_codebook = (per_token * weights).sum(dim=(0, 2)) / weights.sum(dim=(0, 2)).clamp(min=1.0)
     return per_codebook.mean()
@@ -127,6 +137,26 @@ def _feature_spec(model: CodecModel) -> FeatureSpec:
         return FeatureSpec("vidmuse", model.config.music_model, model.config.encoder, cfg.short_fps, cfg.image_size,
                            tuple(cfg.image_mean), tuple(cfg.image_std))
     return FeatureSpec("thesis", model.config.music_model, model.config.encoder)
+
+
+_PAIR_MODELS: dict[tuple[str, str], tuple[CodecModel, FeatureSpec]] = {}
+
+
+def pair_models(music_model: str, encoder: str) -> tuple[CodecModel, FeatureSpec]:
+    """The model whose EnCodec and CLIP make `codec_pair`'s tensors, and their spec; loaded once per
+    process (`OptionError` when either model cannot be found)."""
+    if (music_model, encoder) not in _PAIR_MODELS:
+        model, _ = build_codec_model(music_model, encoder, "vidmuse")
+        _PAIR_MODELS[(music_model, encoder)] = (model.eval(), _feature_spec(model))
+    return _PAIR_MODELS[(music_model, encoder)]
+
+
+def codec_pair(video: str | os.PathLike, music_model: str, encoder: str) -> tuple[str, FeatureSpec, dict, dict]:
+    """One video's pair for the vidmuse conditioner, as `dataset build --codec-pairs` stores it:
+    (folder name under `codec_pairs/`, its spec, tensors, metadata). The models load once per process."""
+    model, spec = pair_models(music_model, encoder)
+    tensors, meta = encode_pair(Path(video), spec, model.music, model.conditioner)
+    return pairs_folder(spec), spec, tensors, meta
 
 
 def _set_trainable(model: CodecModel, freeze: str) -> list[torch.nn.Parameter]:
@@ -278,7 +308,8 @@ def train_codec(
     num_workers: int = 0,
     progress: bool = True,
 ) -> dict:
-    """Train a codec checkpoint on the videos in `pairs` (each with its own soundtrack) into `out_dir`.
+    """Train a codec checkpoint on the videos in `pairs` (each with its own soundtrack) into `out_dir`;
+    `pairs` may instead be a dataset folder built with `--codec-pairs` (its pair files are read as they are).
 
     music_model: MusicGen folder or cached hub id; encoder: clip:<folder or hub id>; conditioner:
     vidmuse | thesis; freeze: lm (conditioner only) | none (also the decoder, saved in the
@@ -287,14 +318,19 @@ def train_codec(
     it). Returns a summary with the per-epoch `history` that metrics.jsonl also holds.
     """
     _check_options(conditioner, freeze, epochs, batch_size, window, cond_dropout)
-    videos = list_videos(pairs)
+    videos = None if holds_built_pairs(pairs) else list_videos(pairs)
     out, ctx = Path(out_dir), setup_distributed(device)
     try:
         prec = resolve_precision(precision, ctx.device)
         torch.manual_seed(seed)
         model, semantic_encoder, opt_state, state = _prepare_model(
             out, resume, music_model=music_model, encoder=encoder, conditioner=conditioner, window=window, ctx=ctx)
-        files = _pair_files(videos, out, model, semantic_encoder, ctx)
+        if videos is None:
+            files = built_pair_files(pairs, _feature_spec(model))
+            if ctx.is_main:
+                ensure_writable_dir(out)
+        else:
+            files = _pair_files(videos, out, model, semantic_encoder, ctx)
         trainable = _set_trainable(model, freeze)
         optimizer = torch.optim.AdamW(trainable, lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
         if opt_state is not None:

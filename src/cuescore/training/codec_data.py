@@ -12,6 +12,9 @@ Per video, one safetensors file in the cache folder holds
 The file name carries a hash of the video (path, size, time), the music model, the encoder and
 the settings, so a changed input is encoded again and an unchanged one never twice.
 
+`cuescore dataset build --codec-pairs` writes the same files into a dataset folder
+(`PAIRS_DIR`), which `train codec --pairs ROOT` reads instead of videos.
+
 `CodecPairs` cuts every video into windows of `window` seconds (the last one padded: codes with
 the start token and masked out of the loss, frames by repeating the last, as VidMuse pads).
 """
@@ -125,6 +128,23 @@ def _visual_features(spec: FeatureSpec, video: Path, duration: float, conditione
     return {"semantic": torch.from_numpy(semantic).float()}
 
 
+def encode_pair(video: Path, spec: FeatureSpec, music, conditioner, encoder=None) -> tuple[dict[str, Tensor], dict]:
+    """The tensors of one pair file (see the module docstring) and its metadata; `InputError` for
+    a video without audio or frames."""
+    duration = probe(video).duration
+    tensors = {"codes": encode_soundtrack(music, video).to(torch.int64),
+               **_visual_features(spec, video, duration, conditioner, encoder)}
+    return tensors, {"video": str(video), "duration": f"{duration:.6f}"}
+
+
+def write_pair(target: Path, tensors: dict[str, Tensor], meta: dict) -> Path:
+    """Save one pair file atomically."""
+    ensure_writable_dir(target.parent)
+    with atomic_path(target) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    return target
+
+
 def prepare_pairs(videos: list[Path], cache_dir: Path, spec: FeatureSpec, music, conditioner, encoder=None) -> list[Path]:
     """Encode every video not yet in `cache_dir`; returns the cache files of the videos that have
     both audio and frames (the others are skipped with a warning)."""
@@ -134,19 +154,57 @@ def prepare_pairs(videos: list[Path], cache_dir: Path, spec: FeatureSpec, music,
         target = cache_dir / spec.cache_name(video)
         if not target.is_file():
             try:
-                duration = probe(video).duration
-                tensors = {"codes": encode_soundtrack(music, video).to(torch.int64),
-                           **_visual_features(spec, video, duration, conditioner, encoder)}
+                write_pair(target, *encode_pair(video, spec, music, conditioner, encoder))
             except InputError as exc:
                 log.warning("skipping %s: %s", video, exc)
                 continue
-            meta = {"video": str(video), "duration": f"{duration:.6f}"}
-            with atomic_path(target) as tmp:
-                save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
         files.append(target)
     if not files:
         raise InputError("no training pair could be read: every video lacked audio or frames (see the warnings)")
     return files
+
+
+# ---------------------------------------------------------------- pairs in a dataset folder
+
+PAIRS_DIR = "codec_pairs"
+SPEC_FILE = "spec.json"
+"""`cuescore dataset build --codec-pairs` writes `ROOT/codec_pairs/<kind>-<hash>/<id>.safetensors`
+(the pair files above, one per video) with `spec.json` (the `FeatureSpec`) beside them."""
+
+
+def pairs_folder(spec: FeatureSpec) -> str:
+    """The folder name under `codec_pairs/` for pairs made with `spec`."""
+    key = json.dumps(asdict(spec), sort_keys=True)
+    return f"{spec.kind}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def write_spec(folder: Path, spec: FeatureSpec) -> None:
+    """Write `spec.json` into a pairs folder unless it is there."""
+    if not (folder / SPEC_FILE).is_file():
+        ensure_writable_dir(folder)
+        with atomic_path(folder / SPEC_FILE) as tmp:
+            tmp.write_text(json.dumps(asdict(spec), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def holds_built_pairs(root: str | os.PathLike) -> bool:
+    """Whether `root` is a dataset folder with codec pairs (rather than a folder of videos)."""
+    return (Path(root) / PAIRS_DIR).is_dir()
+
+
+def built_pair_files(root: str | os.PathLike, spec: FeatureSpec) -> list[Path]:
+    """The pair files a dataset build wrote for `spec`, sorted; `InputError` naming the specs it
+    holds when none match (other music model, CLIP or conditioner)."""
+    folder = Path(root) / PAIRS_DIR / pairs_folder(spec)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if files:
+        return files
+    found = []
+    for path in sorted((Path(root) / PAIRS_DIR).glob(f"*/{SPEC_FILE}")):
+        other = json.loads(path.read_text(encoding="utf-8"))
+        found.append(f"{other['kind']} pairs of music model {other['music_model']} with {other['encoder']}")
+    raise InputError(f"{Path(root) / PAIRS_DIR}: no pairs for the {spec.kind} conditioner on {spec.music_model} with "
+                     f"{spec.encoder} (it holds: {'; '.join(found) or 'none'}); train with those settings, "
+                     "rebuild with yours, or give a folder of videos")
 
 
 class CodecPairs(Dataset):

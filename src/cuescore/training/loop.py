@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from cuescore.data.dataset import MuViSyncDataset
-from cuescore.data.muvisync import DEFAULT_EMOTION, DEFAULT_SEMANTIC
 from cuescore.errors import InputError, OptionError, OutputError
 from cuescore.evaluation.amt_metrics import ChordStats, RegressionStats
 from cuescore.fileio import ensure_writable_dir
@@ -192,7 +191,7 @@ class _Run:
 
 
 def _fit(task, data_root: str | os.PathLike, out_dir: str | os.PathLike, *, epochs: int, batch_size: int,
-         resume: bool, progress: bool, device: str, semantic: str, emotion: str, max_len: int, precision: str,
+         resume: bool, progress: bool, device: str, semantic: str | None, emotion: str | None, max_len: int, precision: str,
          num_workers: int, seed: int, split_version: str) -> dict:
     """Train `task`'s model for `epochs` (counted from the start of the run); the run's summary."""
     if epochs < 1 or batch_size < 1:
@@ -350,8 +349,8 @@ def train_amt(
     model_size: str = "paper",
     progress: bool = True,
     device: str = "auto",
-    semantic: str = DEFAULT_SEMANTIC,
-    emotion: str = DEFAULT_EMOTION,
+    semantic: str | None = None,
+    emotion: str | None = None,
     max_len: int = 300,
     warmup_steps: int = 4000,
     label_smoothing: float = 0.1,
@@ -368,7 +367,7 @@ def train_amt(
     Adam (0.9, 0.98, 1e-9) with the Noam warm-up schedule: lr=None is Video2Music's
     d_model^-0.5 * min(s^-0.5, s * warmup^-1.5); a number is the peak reached after `warmup_steps`.
     epochs counts from the start of the run (resume continues up to it). semantic / emotion name the
-    feature folders; max_len is seconds per sequence (300 in the paper). Returns a summary with the
+    feature folders (None: the only one the dataset holds; `OptionError` listing them when several); max_len is seconds per sequence (300 in the paper). Returns a summary with the
     per-epoch `history` that `metrics.jsonl` also holds.
     """
     task = _ChordTask(video=video, rpr=rpr, size=model_size, dropout=dropout, lr=lr, warmup_steps=warmup_steps,
@@ -390,8 +389,8 @@ def train_regression(
     model_size: str = "paper",
     progress: bool = True,
     device: str = "auto",
-    semantic: str = DEFAULT_SEMANTIC,
-    emotion: str = DEFAULT_EMOTION,
+    semantic: str | None = None,
+    emotion: str | None = None,
     max_len: int = 300,
     dropout: float = 0.1,
     precision: str = "auto",
