@@ -35,6 +35,17 @@ def features_dir(demo_clip, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
+    """One `cuescore serve` subprocess for the web and browser tests (see web_fixtures.SERVER_ARGS);
+    test_web.py's last test shuts it down."""
+    from web_fixtures import SERVER_ARGS, start_server
+
+    server = start_server(tmp_path_factory.mktemp("serve"), *SERVER_ARGS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def shared_media() -> Path:
     """../shared/media beside the repository; tests that need it skip when it is absent."""
     if not (SHARED_MEDIA / "video").is_dir():

@@ -310,10 +310,11 @@ def _convert(name: str, spec: Control, value: Any) -> Any:
     return text
 
 
-_GROUP_TITLES = {
+GROUP_TITLES = {
     "music": "music", "weights": "feature weights (0 = off, 1 = as analysed, 2 = double)",
     "output": "output", "directing": "directing the music (see README: Directing the music)",
 }
+"""Control group → its title (argparse groups in --help, sections of the web page)."""
 
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -325,7 +326,7 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     groups: dict[str, argparse._ArgumentGroup] = {}
     for name, spec in CONTROLS.items():
         if spec.group not in groups:
-            groups[spec.group] = parser.add_argument_group(_GROUP_TITLES[spec.group])
+            groups[spec.group] = parser.add_argument_group(GROUP_TITLES[spec.group])
         group = groups[spec.group]
         default = DEFAULTS[name]
         shown = "none" if default is None else _fmt(default) if isinstance(default, (int, float)) else default

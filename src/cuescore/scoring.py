@@ -146,6 +146,12 @@ class _StageClock:
         self.timings["total"] = round(time.perf_counter() - self.started, 4)
 
 
+def _feature_curves(features: VideoFeatures) -> dict[str, list]:
+    """The per-second video features OUT.json carries: emotion [T, 6] probabilities, motion,
+    valence and arousal [T] (-1..1)."""
+    return {name: getattr(features, name).round(4).tolist() for name in ("emotion", "motion", "valence", "arousal")}
+
+
 def _result_json(name: str, composition: Composition, features: VideoFeatures, controls: Controls,
                  bank: SoundFontChoice | None) -> dict:
     """OUT.json: the plan's fields (or, without a plan, the duration and the cuts), the per-second
@@ -154,10 +160,8 @@ def _result_json(name: str, composition: Composition, features: VideoFeatures, c
     plan = composition.plan
     data = plan.to_dict() if plan is not None else {
         "duration": float(features.duration), "cuts": list(features.hard_cuts), "engine": name, "seed": controls.seed}
+    data.update(_feature_curves(features))
     data.update({
-        "emotion": features.emotion.round(4).tolist(),
-        "motion": features.motion.round(4).tolist(),
-        "arousal": features.arousal.round(4).tolist(),
         "engine_record": composition.record.to_dict(),
         "controls": controls.to_dict(),
         "soundfont": None if bank is None else bank.to_dict(),
@@ -220,7 +224,7 @@ def score_video(
     extra_record: dict[str, Any] | None = None,
 ) -> ScoreResult:
     """Write music for `video`: OUT (the video with the new soundtrack), OUT.wav, OUT.json (the
-    plan, per-second emotion, motion and arousal, the engine's record, the controls, the SoundFont
+    plan, per-second emotion, motion, valence and arousal, the engine's record, the controls, the SoundFont
     used and stage timings) and, when the engine writes a score, OUT.mid.
 
     out_path: the output video (default `default_output(video)`); the others share its name.

@@ -15,11 +15,11 @@ import traceback
 import warnings
 
 from cuescore import __version__
-from cuescore.cli import convert, data, evaluate, regenerate, score, train
+from cuescore.cli import convert, data, evaluate, plot, regenerate, score, serve, train
 from cuescore.cli.common import Parser
 from cuescore.errors import CuescoreError
 
-COMMAND_MODULES = (score, regenerate, evaluate, train, data, convert)
+COMMAND_MODULES = (score, regenerate, evaluate, plot, serve, train, data, convert)
 
 
 def build_parser() -> argparse.ArgumentParser:
