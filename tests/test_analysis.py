@@ -111,3 +111,50 @@ def test_fill_forward_holds_the_last_row_and_fills_the_lead_as_asked():
     assert np.isnan(rows).sum() == 5  # the input is left alone
     with pytest.raises(ValueError):
         fill_forward(rows, missing, lead="back")
+
+
+def _textured_clip(path, rgb: tuple[int, int, int], seconds: int = 4, fps: int = 15):
+    """A clip of one colour with a soft texture drifting 2 px per frame (no cuts)."""
+    rng = np.random.default_rng(0)
+    texture = rng.normal(0.0, 12.0, (120, 400)).astype(np.float32)
+    frames = []
+    for i in range(seconds * fps):
+        shade = np.roll(texture, 2 * i, axis=1)[:, :160]
+        frames.append(np.clip(np.asarray(rgb, np.float32) + shade[..., None], 0, 255).astype(np.uint8))
+    return make_video(path, frames=frames, fps=fps, size=(160, 120))
+
+
+def test_warm_bright_and_dark_desaturated_clips_get_other_emotions_and_modes(tmp_path):
+    from cuescore.controls import Controls
+    from cuescore.engines import get_engine
+
+    moods, modes = [], []
+    for name, rgb in (("warm", (250, 175, 60)), ("dark", (42, 44, 48))):
+        f = analyze(_textured_clip(tmp_path / f"{name}.mp4", rgb))
+        moods.append(EMOTIONS[int(np.bincount(f.emotion.argmax(axis=1), minlength=len(EMOTIONS)).argmax())])
+        modes.append(get_engine("affective", Controls(seed=0)).compose(f).plan.key.mode)
+    assert moods[0] != moods[1] and moods[0] in ("relaxing", "exciting") and moods[1] in ("sad", "fearful", "tense")
+    assert modes == ["major", "minor"]
+
+
+def test_emotion_moves_within_a_video_of_one_narrow_colour_band():
+    """Footage graded in one band (brightness 0.32-0.40, saturation 0.78-0.84, as a real clip of
+    flowers) still changes class where the picture changes: a still shot, a busier brighter one."""
+    T = 20
+    brightness = np.r_[np.full(10, 0.32), np.full(10, 0.40)]
+    saturation = np.r_[np.full(10, 0.84), np.full(10, 0.78)]
+    motion, flow = np.r_[np.full(10, 0.3), np.full(10, 2.5)], np.r_[np.full(10, 0.03), np.full(10, 0.3)]
+    valence, arousal = valence_arousal(brightness, saturation, motion, flow, np.ones(T))
+    classes = emotion_probabilities(valence, arousal).argmax(axis=1)
+    assert valence[15] > valence[5] + 0.2 and arousal[15] > arousal[5] + 0.4
+    assert classes[2] != classes[17]
+    flat = valence_arousal(np.full(T, 0.36), np.full(T, 0.81), np.full(T, 1.0), np.full(T, 0.1), np.ones(T))
+    assert np.ptp(flat[0]) < 1e-6 and np.ptp(flat[1]) < 1e-6
+
+
+def test_arousal_rises_with_cutting_within_a_video():
+    """Same colour and motion throughout; the cut rate rises from 0 to 6 per 10 s halfway."""
+    T = 20
+    cuts = np.r_[np.zeros(10), np.full(10, 6.0)]
+    _, arousal = valence_arousal(np.full(T, 0.5), np.full(T, 0.4), np.full(T, 2.0), np.full(T, 0.2), cuts)
+    assert arousal[15:].mean() > arousal[:5].mean() + 0.3

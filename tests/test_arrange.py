@@ -5,7 +5,7 @@ import pretty_midi
 import pytest
 from plan_fixtures import INSTRUMENTS, make_plan
 
-from cuescore.music.arrange import PARTS, arrange
+from cuescore.music.arrange import DYNAMICS_DB, PARTS, arrange
 from cuescore.music.drums import CRASH, KICK
 from cuescore.music.humanize import HUMANIZE_MS, anchors
 from cuescore.music.score import CC_EXPRESSION, Note, Score, Track
@@ -144,7 +144,9 @@ def test_ending_holds_the_tonic_and_fades(plan, score):
         assert held, track.name
         assert {n.pitch % 12 for n in held} <= set(last.chord.pitch_classes)
         fade = [c for c in track.controls if c.number == CC_EXPRESSION]
-        assert fade[0].value == 127 and fade[-1].value < 40 and abs(fade[-1].time - plan.duration) < 1e-6
+        before = [c.value for c in fade if c.time <= Timeline(plan).ending]
+        assert fade[0].time == 0.0 and min(before) >= round(127 * 10 ** (-DYNAMICS_DB / 40))
+        assert fade[-1].value < 40 and abs(fade[-1].time - plan.duration) < 1e-6
     assert max(n.end for t in score.tracks for n in t.notes) == pytest.approx(plan.duration)
 
 
@@ -268,3 +270,74 @@ def test_pitched_parts_are_humanised_off_the_changes_and_cuts(plan, score):
         assert np.abs(moves).max() <= limit + 1e-9, role
         if role in ("keys", "bass", "lead"):
             assert np.mean(np.abs(moves[~on_anchor]) > 1e-4) > 0.8, role
+
+
+def test_rhythm_and_dynamics_follow_the_curves_within_each_bar():
+    """Bars all at density 2 and energy 0.5, but per-second curves calm in the first half of each
+    2.4 s bar and busy in the second: the keys play more notes and every part sounds louder
+    (velocity and expression) in the busy halves."""
+    plan = make_plan(duration=19.2, bpm=100.0, density=(2,), energy=(0.5,))
+    T = 20
+    busy = np.array([(t + 0.5) % 2.4 >= 1.2 for t in range(T)])
+    plan.activity = np.where(busy, 4.0, 0.5).tolist()
+    plan.intensity = np.where(busy, 0.9, 0.2).tolist()
+    score = arrange(plan, seed=0)
+    ending = Timeline(plan).ending
+
+    def in_busy(t: float) -> bool:
+        return bool(busy[min(int(t), T - 1)]) and bool(busy[min(int(t + 0.1), T - 1)])
+
+    def calm(t: float) -> bool:
+        return not busy[min(int(t), T - 1)] and not busy[min(int(t + 0.1), T - 1)]
+
+    keys = [n for n in score.track("keys").notes if n.start < ending]
+    assert sum(in_busy(n.start) for n in keys) > 3 * sum(calm(n.start) for n in keys)
+    for name in ("keys", "bass", "lead"):
+        notes = [n for n in score.track(name).notes if n.start < ending]
+        loud = [n.velocity for n in notes if in_busy(n.start)]
+        soft = [n.velocity for n in notes if calm(n.start)]
+        if loud and soft:
+            assert np.mean(loud) > np.mean(soft) + 10, name
+    cc = [c for c in score.track("pad").controls if c.number == CC_EXPRESSION and c.time < ending]
+    assert np.mean([c.value for c in cc if in_busy(c.time)]) > np.mean([c.value for c in cc if calm(c.time)]) + 12
+
+
+def test_the_lead_states_a_motif_repeats_it_in_a_returning_section_and_varies_it_in_a_new_one():
+    """Sections A A B A at one density: every phrase of A opens with the same rhythm, for every
+    seed (a motif drawn afresh per phrase matches in about one seed of four)."""
+    from cuescore.music.melody import phrases
+    from cuescore.music.plan import Section
+
+    plan = make_plan(duration=48.0, bpm=100.0, density=(2,), energy=(0.6,))
+    bars = plan.downbeats
+    plan.sections = [Section(0.0, bars[4], "A"), Section(bars[4], bars[8], "A"), Section(bars[8], bars[12], "B"),
+                     Section(bars[12], 48.0, "A")]
+    tl = Timeline(plan)
+    for seed in range(5):
+        lead = arrange(plan, seed=seed).track("lead").notes
+        sung: dict[str, list[tuple]] = {}
+        for phrase in phrases(tl):
+            first = [n for n in lead if phrase[0].start - 0.03 <= n.start < phrase[0].end - 0.03]
+            if first:
+                onsets = tuple(round(tl.position(n.start) - phrase[0].pos, 1) for n in first)
+                sung.setdefault(phrase[0].section, []).append(onsets)
+        assert len(sung.get("A", [])) >= 2 and len(set(sung["A"])) == 1, (seed, sung)
+        assert "B" in sung, (seed, sung)
+
+
+def test_swing_plays_the_off_beat_eighths_late_and_keeps_the_anchors():
+    straight = make_plan(density=(3,), energy=(0.8,))
+    swung = make_plan(density=(3,), energy=(0.8,))
+    swung.swing = 1 / 6
+    tl = Timeline(swung)
+    fixed = anchors(tl)
+    a, b = arrange(straight, seed=0), arrange(swung, seed=0)
+    late = 0
+    for name in ("drums", "keys"):
+        for x, y in zip(a.track(name).notes, b.track(name).notes):
+            pos = tl.position(x.start)
+            off_beat = abs(pos - np.floor(pos) - 0.5) < 0.03 and np.min(np.abs(fixed - x.start)) > 1e-4
+            if name == "drums":  # not humanised: exact positions
+                assert tl.position(y.start) == pytest.approx(pos + (1 / 6 if off_beat else 0.0), abs=1e-6)
+            late += off_beat and y.start > x.start + 0.05
+    assert late >= 10

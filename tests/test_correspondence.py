@@ -139,3 +139,47 @@ def test_emotion_correspondence_reads_a_short_last_second_inside_the_video():
                      density=[1] * 6, energy=[0.5] * 6)
     share, seconds = emotion_correspondence(np.vstack([emotion_rows(["exciting"], 0.9)] * 11), plan)
     assert seconds == 11 and share == 1.0
+
+
+def _rise_and_fall_clip(path, seconds: int = 24, fps: int = 15):
+    """One shot of a soft texture panning at a speed that rises from 0 to 14 px per frame at the
+    middle of the clip and falls back to 0: motion rises then falls, with no cut."""
+    import cv2
+
+    from video_factory import make_video
+
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (120, 3200)).astype(np.float32), (0, 0), 14.0)
+    texture = (texture - texture.min()) / np.ptp(texture) * 200 + 30
+    frames, x = [], 0.0
+    for i in range(seconds * fps):
+        x += 14.0 * (1 - abs(2 * i / (seconds * fps) - 1))
+        strip = np.roll(texture, -int(x), axis=1)[:, :160]
+        frames.append(np.clip(np.stack([strip * 0.9, strip * 0.7, strip * 0.5], axis=-1), 0, 255).astype(np.uint8))
+    return make_video(path, frames=frames, fps=fps, size=(160, 120))
+
+
+def test_music_rises_and_falls_with_the_motion_of_the_picture(tmp_path):
+    """Measured from the written files: note onsets per second of OUT.mid (drums excluded) and RMS
+    level per second of OUT.wav against the analysed motion and arousal. Per second, onsets clump
+    at chord changes and block chords, so density is also compared over two-second windows."""
+    from cuescore import Controls, score_video
+    from cuescore.evaluation.correspondence import density_per_second, full_seconds, loudness_per_second, spearman
+
+    result = score_video(_rise_and_fall_clip(tmp_path / "pan.mp4"), tmp_path / "out.mp4", Controls(seed=0))
+    motion = result.features.motion
+    n = full_seconds(result.features.duration)
+    assert spearman(motion[:n], np.abs(np.arange(n) - n / 2)) < -0.8  # the analysis saw motion rise then fall
+    m = evaluate_plan(result.json)
+    assert m["density_source"] == "midi" and m["loudness_source"] == "wav"
+    assert m["arousal_loudness_spearman"] >= 0.8
+    assert m["motion_density_spearman"] >= 0.6
+    density, _ = density_per_second(result.plan, result.midi)
+    loudness, _ = loudness_per_second(result.plan, result.wav)
+    pairs = n // 2
+
+    def window(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x[: 2 * pairs], float).reshape(pairs, 2).mean(axis=1)
+
+    assert spearman(window(motion), window(density)) >= 0.8
+    assert spearman(window(motion), window(loudness)) >= 0.8

@@ -169,3 +169,28 @@ def test_real_clip_transitions(name):
         matched.update(hits)
     false = [tr for i, tr in enumerate(found) if i not in matched]
     assert len(false) <= 1, f"false boundaries: {false}"
+
+
+def whip_pan(seed: int, n: int, at: int, jump: int) -> list[np.ndarray]:
+    """`n` frames of one shot panning 0.5 px per frame, but for frame `at`, which jumps `jump` px
+    and is smeared by a horizontal motion blur of that length (a whip pan, as a handheld camera
+    and its codec give it)."""
+    w, h = SIZE
+    tex = texture(seed, w + jump + n + 4, h)
+    frames, x = [], 0.0
+    for i in range(n):
+        x += jump if i == at else 0.5
+        frame = cv2.warpAffine(tex, np.float32([[1, 0, -x], [0, 1, 0]]), (w, h))
+        frames.append(cv2.blur(frame, (jump, 1)) if i == at else frame)
+    return frames
+
+
+@pytest.mark.parametrize("jump", [40, 64])
+def test_a_whip_pan_inside_a_shot_is_not_a_cut(tmp_path, jump):
+    """Three shots (cuts at 1.5 s and 4 s); the middle one whips 40-64 px (a quarter to 40 % of
+    the frame) in one smeared frame at 2.7 s: only the two real cuts are found, each within 1.5 frames."""
+    frames = shot(1, 45) + whip_pan(2, 75, 36, jump) + shot(3, 45)
+    found = detect(encode(tmp_path / "whip.mp4", frames), FPS)
+    cuts = [tr.time for tr in found if tr.kind == HARD_CUT]
+    assert len(cuts) == 2 and len(found) == 2, found
+    assert cuts == pytest.approx([1.5, 4.0], abs=1.5 / FPS)

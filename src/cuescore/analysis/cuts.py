@@ -5,7 +5,9 @@ consecutive frames, compared with the change of the frames around it, so that st
 motion does not read as a cut. Its frames and timecodes come from `cuescore.media.decode`;
 each timecode is built from the frame's own timestamp (microsecond time base), so variable
 frame rate video gets exact cut times. A cut between two black frames (hue and saturation
-are noise there, as in the first frames of a fade-in) and a cut inside a fade or dissolve are
+are noise there, as in the first frames of a fade-in), a cut inside a fade or dissolve, and a
+"cut" whose frames on either side show the same picture once the camera's shift between them is
+undone (a whip pan: one or two frames of fast, smeared motion inside one shot; `same_scene`) are
 dropped. Fades and dissolves come from `transitions.GradualDetector` on the same frames.
 
 `scene_offset` turns boundary times into MuVi-Sync's per-second "seconds since the shot began".
@@ -44,8 +46,22 @@ shifts the hue of big_buck_bunny's pale sky (5.795 s) scores 16 at a ratio of 4.
 the 27 of PySceneDetect's ContentDetector, so any cut that detector finds alone passes here."""
 
 HISTORY = 8
-"""Frames of (timecode, time, black) kept to map emitted cuts back; the detector reports a cut
-2 frames late."""
+"""Frames of (timecode, time, black, small picture) kept to map emitted cuts back; the
+detector reports a cut 2 frames late."""
+
+COMPARE_SIDE = 160
+"""Long side, in pixels, of the frames `same_scene` aligns."""
+
+SAME_SCENE = 0.6
+"""Smallest correlation of two frames aligned by their global shift that counts as one scene. The
+frames around every real cut in the shared clips correlate at most 0.24 however they are shifted;
+the sharp frames on either side of a synthetic 50-px whip pan at 1.0 (the smeared frame itself 0.4).
+Structure alone is not enough: two flat colours under one overlay (a caption, a bar) correlate too."""
+
+SAME_COLOUR = 24.0
+"""Largest mean absolute RGB difference (0-255) of two aligned frames of one scene: a cut between
+two shots of similar layout changes the colours (flat red to flat green under a moving bar: 103;
+the aligned sharp frames around a synthetic whip pan: under 1)."""
 
 
 class _AdaptiveRGB(AdaptiveDetector):
@@ -73,6 +89,51 @@ class _AdaptiveRGB(AdaptiveDetector):
         return (dh * w.delta_hue + ds * w.delta_sat + dv * w.delta_lum) / (abs(w.delta_hue) + abs(w.delta_sat) + abs(w.delta_lum))
 
 
+def small_frame(image: np.ndarray) -> np.ndarray:
+    """A frame as float32 RGB, its long side `COMPARE_SIDE` pixels (never enlarged)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, COMPARE_SIDE / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return image.astype(np.float32)
+
+
+def aligned_match(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """How alike RGB frames `a` and `b` [H, W, 3] are over their overlap once `a` is moved by the
+    global shift phase correlation finds between their grey pictures (lightly smoothed against
+    codec noise): (correlation -1..1 of the grey pictures, mean absolute RGB difference 0-255).
+    (0, 255) when the overlap is under a quarter of the frame."""
+    h, w = a.shape[:2]
+    grey = [cv2.GaussianBlur(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), (0, 0), 1.0) for x in (a, b)]
+    (dx, dy), _ = cv2.phaseCorrelate(grey[0], grey[1], cv2.createHanningWindow((w, h), cv2.CV_32F))
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
+    cols = slice(mx, w) if dx >= 0 else slice(0, w - mx)
+    rows = slice(my, h) if dy >= 0 else slice(0, h - my)
+    moved = cv2.warpAffine(grey[0], shift, (w, h), flags=cv2.INTER_LINEAR)[rows, cols].ravel()
+    p, q = moved - moved.mean(), grey[1][rows, cols].ravel()
+    if p.size < h * w / 4:
+        return 0.0, 255.0
+    q = q - q.mean()
+    norm = float(np.sqrt((p @ p) * (q @ q)))
+    colour = cv2.warpAffine(a, shift, (w, h), flags=cv2.INTER_LINEAR)[rows, cols]
+    return (float(p @ q) / norm if norm > 1e-6 else 0.0), float(np.abs(colour - b[rows, cols]).mean())
+
+
+def same_scene(before: list[np.ndarray], after: list[np.ndarray]) -> bool:
+    """Whether any frame of `before` (the last frames of the old shot) and any of `after` (the first
+    of the new) show one picture shifted: aligned, their structure correlates (`SAME_SCENE`) and
+    their colours agree (`SAME_COLOUR`). Comparing a few frames on each side reaches past the
+    smeared frames of a whip pan."""
+    for a in before:
+        for b in after:
+            if a.shape == b.shape:
+                correlation, difference = aligned_match(a, b)
+                if correlation >= SAME_SCENE and difference <= SAME_COLOUR:
+                    return True
+    return False
+
+
 def timecode(t: float, fps: float) -> FrameTimecode:
     """A PySceneDetect timecode for the frame shown at `t` seconds (pts in microseconds)."""
     return FrameTimecode(Timecode(pts=round(t / TIME_BASE), time_base=TIME_BASE), fps=float(fps))
@@ -97,25 +158,29 @@ class CutDetector(FrameAnalyzer):
             min_scene_len=max(1, round(MIN_SHOT_S * self.fps)),
         )
         self._gradual = GradualDetector(self.fps)
-        self._history: deque[tuple[int, float, bool]] = deque(maxlen=HISTORY)
+        self._history: deque[tuple[int, float, bool, np.ndarray]] = deque(maxlen=HISTORY)
         self._cuts: list[float] = []
         self._last: FrameTimecode | None = None
         self.transitions: list[Transition] = []
 
     def update(self, t: float, image: np.ndarray) -> None:
         tc = timecode(t, self.fps)
-        self._history.append((tc.pts, t, is_black(image)))
+        self._history.append((tc.pts, t, is_black(image), small_frame(image)))
         self._take(self._content.process_frame(tc, image))
         self._gradual.update(t, image)
         self._last = tc
 
     def _take(self, cuts: list[FrameTimecode]) -> None:
-        """Keep each reported cut unless both frames around it are black."""
+        """Keep each reported cut unless both frames around it are black or the frames around it
+        show one scene shifted (`same_scene`)."""
         frames = list(self._history)
         for cut in cuts:
-            for i, (pts, t, black) in enumerate(frames):
+            for i, (pts, t, black, _) in enumerate(frames):
                 if pts == cut.pts:
-                    if not (black and i > 0 and frames[i - 1][2]):
+                    both_black = black and i > 0 and frames[i - 1][2]
+                    before = [f[3] for f in frames[max(0, i - 2):i]]
+                    after = [f[3] for f in frames[i:i + 3]]
+                    if not both_black and not same_scene(before, after):
                         self._cuts.append(t)
                     break
 

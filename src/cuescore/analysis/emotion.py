@@ -5,11 +5,14 @@ Sources for the formulas:
 - Colour: Valdez & Mehrabian (1994), "Effects of color on emotions", J. Exp. Psychol. Gen.
   123(4): pleasure = 0.69 brightness + 0.22 saturation; arousal = -0.31 brightness
   + 0.60 saturation (standardised regressions). We apply them to z-scores of brightness and
-  saturation around typical video values (mean 0.45 / 0.35, spread 0.2).
+  saturation around typical video values (mean 0.45 / 0.35, spread 0.2), plus (weight
+  `WITHIN`) z-scores within the video itself: footage graded in one narrow band of colour still
+  spans the plane, and a shot brighter or calmer than the rest of its video reads so.
 - Motion and editing: Hanjalic & Xu (2005), "Affective video content representation and
   modeling", IEEE Trans. Multimedia 7(1): arousal rises with motion activity and shot-cut
   rate. We add the log-scaled frame difference and flow speed and the cuts per 10 s around
-  each second, smoothed as they smooth their arousal curve.
+  each second, smoothed as they smooth their arousal curve; again both against typical values
+  and within the video, so arousal rises with motion and cutting inside a calm clip too.
 - Mapping to classes: Russell's circumplex (1980): each class has a prototype point in the
   valence–arousal plane; the probabilities are a softmax of negative squared distances.
   exciting (+0.6, +0.7), fearful (-0.7, +0.8), tense (-0.3, +0.5), sad (-0.6, -0.5),
@@ -41,6 +44,25 @@ def cut_rate(cut_times: list[float], T: int, window: float = 10.0) -> np.ndarray
     return inside.astype(np.float32)
 
 
+WITHIN = 0.6
+GAIN = 0.9
+"""tanh gain from the weighted z-scores to valence and arousal: real footage reaches the outer
+classes rather than sitting in the neutral disc around the origin."""
+"""Weight of the within-video z-scores beside the z-scores against typical values."""
+FLOORS = {"brightness": 0.04, "saturation": 0.06, "activity": 0.12, "cuts": 1.0}
+"""Smallest standard deviation a within-video z-score divides by (the feature's own units): a
+video that barely changes keeps values near its absolute reading instead of amplified noise."""
+
+
+def within_video(values: np.ndarray, floor: float, limit: float = 2.0) -> np.ndarray:
+    """z-scores of `values` [T] against their own mean and standard deviation (at least `floor`),
+    clipped to ±`limit`; all zeros for a constant series."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        return v
+    return np.clip((v - v.mean()) / max(float(v.std()), floor), -limit, limit)
+
+
 def valence_arousal(
     brightness: np.ndarray,
     saturation: np.ndarray,
@@ -48,17 +70,19 @@ def valence_arousal(
     flow: np.ndarray,
     cuts_per_10s: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(valence [T], arousal [T]) in -1..1 from per-second colour, motion and cut rate."""
-    zb = (brightness - 0.45) / 0.2
-    zs = (saturation - 0.35) / 0.2
+    """(valence [T], arousal [T]) in -1..1 from per-second colour (0-1), motion (mean absolute
+    frame difference, 0-255), flow (pixels per frame) and cut rate (cuts per 10 s)."""
+    brightness, saturation = np.asarray(brightness, np.float64), np.asarray(saturation, np.float64)
+    zb = (brightness - 0.45) / 0.2 + WITHIN * within_video(brightness, FLOORS["brightness"])
+    zs = (saturation - 0.35) / 0.2 + WITHIN * within_video(saturation, FLOORS["saturation"])
     colour_pleasure = 0.69 * zb + 0.22 * zs
     colour_arousal = -0.31 * zb + 0.60 * zs
     motion_activity = np.log1p(motion) / np.log1p(25.0) + np.log1p(flow) / np.log1p(3.0)
-    motion_z = (motion_activity - 0.8) / 0.4
-    cut_z = (cuts_per_10s - 1.5) / 1.5
-    valence = np.tanh(0.6 * colour_pleasure)
-    arousal_raw = 0.35 * colour_arousal + 0.45 * motion_z + 0.2 * cut_z
-    arousal = np.tanh(0.6 * gaussian_filter1d(arousal_raw.astype(np.float64), sigma=1.0, mode="nearest"))
+    motion_z = (motion_activity - 0.8) / 0.4 + 1.5 * WITHIN * within_video(motion_activity, FLOORS["activity"])
+    cut_z = (cuts_per_10s - 1.5) / 1.5 + WITHIN * within_video(cuts_per_10s, FLOORS["cuts"])
+    valence = np.tanh(GAIN * colour_pleasure)
+    arousal_raw = 0.3 * colour_arousal + 0.5 * motion_z + 0.2 * cut_z
+    arousal = np.tanh(GAIN * gaussian_filter1d(arousal_raw.astype(np.float64), sigma=1.0, mode="nearest"))
     return valence.astype(np.float32), arousal.astype(np.float32)
 
 

@@ -10,7 +10,8 @@ neutral)`, so a weight of 0 removes its influence, 1 keeps it as analysed and 2 
   cut rate (× weight_motion); its mean sets the target tempo.
 - grid: `fit_beat_grid` bends the beats so the hard cuts land on them (× weight_cuts).
 - sections: groups of shots, split where the mood changes; labels repeat for similar moods.
-- per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control.
+- per bar: density 0-4 follows motion and flow; energy 0-1 follows arousal × the energy control;
+  per second, the curves the arrangement follows within bars (intensity, `activity`).
 - accents: the strongest visual beats, plus cuts that could not sit on a beat.
 
 Directing (see `engines.directing`; an engine first calls `direct(features)`): hit points are
@@ -41,6 +42,10 @@ _MAX_SECTION = 24.0     # seconds: a longer group of shots is split at the next 
 _MOOD_CHANGE = 0.5      # L1 distance between emotion distributions that starts a new section
 _SAME_LABEL = 0.3       # distance under which a section repeats an earlier label
 _ACCENT_SHARE = 0.35    # share of visual beats kept as accents at weight_motion = 1
+_ACTIVITY_CONTRAST = 2.0  # per-second activity: the density level plus this × its contrast in the clip
+PRESET_SWING = {"electronic": 0.08, "piano": 0.05}
+"""Beats by which a preset's off-beat eighths lag (`MusicPlan.swing`): the light shuffle of electronic
+grooves (off-beats at 58 % of the beat) and a solo pianist's lilt (55 %); the others play straight."""
 
 
 def saturate(x: np.ndarray, scale: float) -> np.ndarray:
@@ -265,6 +270,17 @@ class VideoPlanner:
             return "ambient"
         return "piano" if valence < -0.1 and level < 0.4 else "orchestral"
 
+    @staticmethod
+    def activity(density: np.ndarray, keyed: bool = False) -> list[float]:
+        """Per second, the density level (0-4) the arrangement follows within bars: the user's
+        intensity keyframes as they are (`keyed`), else the engine's levels with their moments of
+        more or less motion than the clip's usual drawn apart, so that a beat-by-beat rhythm can
+        follow them where bar levels average them away."""
+        density = np.asarray(density, float)
+        if not keyed:
+            density = density + _ACTIVITY_CONTRAST * contrast(density, 0.25)
+        return [round(float(v), 3) for v in np.clip(density, 0.0, 4.0)]
+
     def assemble(self, features: VideoFeatures, parts: PlanParts, engine: str) -> tuple[MusicPlan, PlanRecord]:
         """The validated plan and the shared record from an engine's decisions. Every hard cut is
         reported in `plan.cuts`; the arrangement marks them (`marked_cuts`) unless weight_cuts is 0,
@@ -285,7 +301,9 @@ class VideoPlanner:
             cuts=list(hard), marked_cuts=sorted(set(hard if self.controls.weight_cuts > 0 else []) | set(hits)),
             beats_per_bar=BEATS_PER_BAR, engine=engine, seed=self.controls.seed, hits=hits,
             intensity=[round(float(v), 4) for v in intensity],
+            activity=self.activity(density, keyed=intensity_curve(self.controls, features.T) is not None),
             register=[round(float(r), 3) for r in per_bar(self.register(features), grid.downbeats, duration)],
+            swing=PRESET_SWING.get(parts.preset, 0.0),
         )
         plan.validate()
         record = PlanRecord(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cuescore.music.patterns import BASS_PATTERNS, BLOCK, KEYS_PATTERNS, PatternChooser, bass_level, velocity
+from cuescore.music.patterns import (BASS_PATTERNS, BLOCK, KEYS_PATTERNS, PatternChooser, bass_level, beat_levels,
+                                     steps_by_beat, velocity)
 from cuescore.music.score import Note, Track
 from cuescore.music.timeline import Bar, Span, Timeline
 from cuescore.music.voicing import bass_note, chord_scale, fifth_note, nearest_pitch, voice_chord
@@ -41,7 +42,7 @@ def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             continue
         calm = tl.bar_at(span.start).density == 0
         voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=PAD_VOICES[0 if calm else 1])
-        v = velocity(tl, span.start, tl.bar_at(span.start).energy, 40, 42, 0.0, rng)
+        v = velocity(tl, span.start, tl.energy_at(span.start), 40, 42, 0.0, rng)
         kept: dict[int, Note] = {}
         for pitch in voicing:
             note = held.get(pitch)
@@ -73,14 +74,15 @@ def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
 
 
 def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
-    """Per bar, a pattern of the bar's density level (whole notes at 0 … sixteenth arpeggios at 4);
-    every chord change and accent without an onset of its own gets a block chord. Where a pad
-    holds the harmony, the keys rest in calm bars (density 0) and the pad sounds fuller there."""
+    """Per beat, the pattern of the density level there (whole notes at 0 … sixteenth arpeggios at
+    4; `Timeline.level_at`, so the rhythm follows the picture within a bar); every chord change and
+    accent without an onset of its own gets a block chord. Where a pad holds the harmony, the keys
+    rest on calm beats (level 0) and the pad sounds fuller in calm bars."""
     track = Track("keys", program)
     voicings = _keys_voicings(tl)
     choose = PatternChooser(KEYS_PATTERNS, rng)
 
-    def play(pos: float, length: float, tones: tuple, bar: Bar, offset: float, roll: float = 0.0) -> None:
+    def play(pos: float, length: float, tones: tuple, offset: float, roll: float = 0.0) -> None:
         t = tl.time(pos)
         span = tl.span_at(t)
         if span is None or span.chord.is_none or t >= tl.ending:
@@ -88,22 +90,23 @@ def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         block, arpeggio = voicings[span.index]
         pitches = block if tones == BLOCK else sorted({arpeggio[min(i, len(arpeggio) - 1)] for i in tones})
         end = min(tl.time(pos + length), span.end, tl.ending)
-        v = velocity(tl, t, bar.energy, 60, 45, offset, rng)
+        v = velocity(tl, t, tl.energy_at(t), 60, 45, offset, rng)
         for k, p in enumerate(pitches):
             if t + roll * k < end:
                 track.notes.append(Note(p, t + roll * k, end, v - 3 * (k > 0 and len(pitches) > 2)))
 
+    rests = "pad" in tl.plan.instruments
     for bar in _bars_before_ending(tl):
-        if bar.density == 0 and "pad" in tl.plan.instruments:
-            continue
-        pattern = choose(bar, bar.density)
-        steps = pattern.steps_in(bar.beats)
-        for step in steps:
-            play(bar.pos + step.offset, step.length, step.tones, bar, step.offset, pattern.roll)
-        onsets = [bar.pos + s.offset for s in steps]
+        levels = beat_levels(tl, bar)
+        steps = [(s, p) for s, p in steps_by_beat(choose, bar, levels) if not (rests and levels[int(s.offset)] == 0)]
+        for step, pattern in steps:
+            play(bar.pos + step.offset, step.length, step.tones, step.offset, pattern.roll)
+        onsets = [bar.pos + s.offset for s, _ in steps]
         for pos in _uncovered(tl, bar, onsets):
+            if rests and levels[min(int(pos - bar.pos), bar.beats - 1)] == 0:
+                continue
             later = [o for o in onsets if o > pos]
-            play(pos, (min(later) if later else bar.pos + bar.beats) - pos, BLOCK, bar, pos - bar.pos)
+            play(pos, (min(later) if later else bar.pos + bar.beats) - pos, BLOCK, pos - bar.pos)
     _hold_final(tl, track, lambda span: voicings[span.index][0], roll=0.04)
     return track
 
@@ -170,8 +173,9 @@ def write_bass(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         return {"R": root, "5": fifth_note(span.chord, root), "8": root + 12}[degree]
 
     for bar in _bars_before_ending(tl):
-        level = bass_level(bar)
-        events = [(bar.pos + s.offset, s.length, s.tones[0]) for s in choose(bar, level).steps_in(bar.beats)]
+        levels = beat_levels(tl, bar, lambda t: bass_level(tl, t))
+        level = max(levels)
+        events = [(bar.pos + s.offset, s.length, s.tones[0]) for s, _ in steps_by_beat(choose, bar, levels)]
         events += [(pos, 1.0, "R") for pos in _uncovered(tl, bar, [e[0] for e in events])]
         events.sort()
         approaches = []
@@ -191,14 +195,14 @@ def write_bass(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             if span is None or span.chord.is_none or t >= tl.ending:
                 continue
             end = min(tl.time(pos + length), span.end, tl.ending)
-            v = velocity(tl, t, bar.energy, 58, 40, pos - bar.pos, rng)
+            v = velocity(tl, t, tl.energy_at(t), 58, 40, pos - bar.pos, rng)
             track.notes.append(Note(pitch_for(span, degree), t, end, v))
         for start, change, following in approaches:
             t = tl.time(start)
             current = track.notes[-1].pitch if track.notes else roots[following.index]
             target = roots[following.index]
             pitch = approach_note(target, current, chord_scale(following.chord, tl.plan.key))
-            v = velocity(tl, t, bar.energy, 54, 40, start - bar.pos, rng)
+            v = velocity(tl, t, tl.energy_at(t), 54, 40, start - bar.pos, rng)
             track.notes.append(Note(pitch, t, tl.time(change), v))
     _hold_final(tl, track, lambda span: [roots[span.index]])
     return track

@@ -3,8 +3,8 @@ and section changes, crashes on cuts, and extra hits on visual accents.
 
 Energy tiers: below `QUIET_ENERGY` (0.3) no groove at all; up to 0.5 a light groove (side stick,
 quarter hats); up to 0.75 a backbeat with eighth hats; above that busier kicks and sixteenth hats
-or ride. A cut always gets a crash on its (sixteenth-snapped) time — only a soft one, without kick
-or fill, when the music around it is quiet.
+or ride. A cut always gets a crash on its (sixteenth-snapped) time — a lighter one (at the quietest
+groove's level), without kick or fill, when the music around it is quiet.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def write_drums(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
         for drum, onsets in chosen[key].hits.items():
             for onset in onsets:
                 if onset < bar.beats and bar.pos + onset < tl.position(tl.ending) - 1e-6:
-                    kit.hit(bar.pos + onset, drum, bar.energy)
+                    kit.hit(bar.pos + onset, drum, tl.energy_at(tl.time(bar.pos + onset)))
         entering = i == 0 or bars[i - 1].quiet or bars[i - 1].section != bar.section
         if bar.index >= 0 and (entering or (tier == 3 and bar.index % 4 == 0)):
             kit.hit(bar.pos, CRASH, bar.energy)
@@ -157,11 +157,13 @@ def _fill(kit: _Kit, end: float, energy: float) -> None:
 
 
 def _crash_at(tl: Timeline, kit: _Kit, cut: float) -> None:
-    """Crash (with kick) on a cut; a soft crash alone when the bar of the cut and the one before are quiet."""
+    """Crash (with kick) on a cut; a crash alone, at the level of the quietest groove, when the bar
+    of the cut and the one before are quiet (softer, it is lost under the expression's dip there and
+    the cut goes unheard)."""
     pos = round(tl.position(cut), 4)
     bar, before = tl.bar_at(cut), tl.bar_at(max(0.0, cut - 1e-3))
     if bar.quiet and before.quiet:
-        kit.hit(pos, CRASH, 0.0, -8)
+        kit.hit(pos, CRASH, QUIET_ENERGY, 0)
     else:
         energy = max(bar.energy, before.energy)
         kit.hit(pos, CRASH, energy, 6)

@@ -1,5 +1,6 @@
 """Light humanisation: small, seeded timing offsets per part, so parts do not strike with machine
-precision (velocities are already varied by `patterns.velocity`).
+precision (velocities are already varied by `patterns.velocity`), and swing where the plan asks
+for it (`swing`: the off-beat eighths of every part, drums included, played late).
 
 Onsets that the picture fixes stay exact: a note starting on a chord change, an accent (cut), the
 final hold or the very start, so the music still lands on the cuts. Every other onset moves by a
@@ -40,3 +41,17 @@ def humanize(track: Track, role: str, tl: Timeline, rng: np.random.Generator) ->
             continue
         note.start = float(np.clip(note.start + offset, 0.0, note.end - 0.02 if note.end - note.start > 0.04
                                    else note.start))
+
+
+def swing(track: Track, tl: Timeline) -> None:
+    """Delay the notes of `track` that start on an off-beat eighth (beat position n + 1/2) by
+    `tl.plan.swing` beats (in place), anchors excepted; a note keeps at least 20 ms."""
+    amount = float(tl.plan.swing)
+    if amount <= 0 or not track.notes:
+        return
+    fixed = anchors(tl)
+    for note in track.notes:
+        pos = tl.position(note.start)
+        if abs(pos - np.floor(pos) - 0.5) > 1e-3 or np.min(np.abs(fixed - note.start)) <= ANCHOR_TOLERANCE:
+            continue
+        note.start = min(tl.time(pos + amount), max(note.start, note.end - 0.02))

@@ -1,6 +1,11 @@
-"""The lead line: phrases of 2-5 bars alternating a motif and its answer (the motif returns as a
-sequence on the new harmony), ending in a cadence; chord tones on strong beats, scale steps
-between, rests between phrases.
+"""The lead line: one motif for the piece, stated in the first phrase that sings and developed over
+the sections. A phrase of 2-5 bars alternates the motif and its answer (the motif returns as a
+sequence on the new harmony) and ends in a cadence on the root or third of its last chord; chord
+tones on strong beats, scale steps between, rests between phrases and where the picture is calm.
+
+Development (`Motif`): a section heard before repeats its motif as it was; a new section takes a
+variant of the piece's motif: its contour inverted, or its rhythm exchanged with the answer's. The
+rhythm follows the phrase's density level (the motif keeps its place in that level's rhythms).
 
 Rules the notes keep (and the tests check): a note on a strong beat (the downbeat or the middle of
 the bar) is a tone of the chord under it; every other note lies in the chord's scale (the key's
@@ -8,6 +13,8 @@ scale bent to the chord, see `voicing.chord_scale`) and moves at most a third fr
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -81,21 +88,46 @@ class _Line:
         return nearest_pitch(span.chord.pitch_classes[:2], previous, *LEAD_RANGE)
 
 
+@dataclass
+class Motif:
+    """A motif as indices into `RHYTHMS[level]` (the motif bar and its answer) and the semitone
+    steps between its notes once sung (empty until then); `sign` -1 sings them inverted."""
+
+    rhythm: int
+    answer: int
+    steps: list[int] = field(default_factory=list)
+    sign: int = 1
+
+    def varied(self, rng: np.random.Generator) -> "Motif":
+        """A development for a new section: the contour inverted, or motif and answer rhythms exchanged."""
+        if rng.random() < 0.5 and self.steps:
+            return replace(self, steps=list(self.steps), sign=-self.sign)
+        return replace(self, rhythm=self.answer, answer=self.rhythm, steps=[])
+
+
 def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
-    """The lead track. The first phrase (when others follow) rests as an intro, as do quiet phrases
-    (mean energy under 0.25) and, in longer pieces, every fourth phrase to let the music breathe;
-    when the last phrase sings, the lead holds a chord tone through the ending."""
+    """The lead track. The first phrase (when others follow and it is not busier than the average
+    phrase) rests as an intro, as do quiet phrases
+    (mean energy under 0.25), calm ones (`CALM_LEVEL`) and, in longer pieces, every fourth phrase
+    to let the music breathe; when the last phrase sings, the lead holds a chord tone through the ending."""
     track = Track("lead", program)
     line = _Line(tl, rng)
     groups = phrases(tl)
     previous: int | None = None
     sang_last = False
+    widest = max(len(options) for options in RHYTHMS.values())
+    theme = Motif(int(rng.integers(widest)), int(rng.integers(widest)))
+    motifs: dict[str, Motif] = {}
     for n, phrase in enumerate(groups):
-        quiet = np.mean([b.energy for b in phrase]) < 0.25
-        sang_last = not ((n == 0 and len(groups) > 1) or quiet or (len(groups) > 4 and n % 4 == 3))
+        quiet = np.mean([b.energy for b in phrase]) < 0.25 or _calm(tl, phrase)
+        intro = n == 0 and len(groups) > 1 and _level(tl, phrase) <= np.mean([_level(tl, p) for p in groups])
+        sang_last = not (intro or quiet or (len(groups) > 4 and n % 4 == 3))
         if not sang_last:
             continue
-        previous = _sing(tl, line, track, phrase, previous, rng)
+        label = phrase[0].section
+        if label not in motifs:
+            motifs[label] = theme if not motifs else theme.varied(rng)
+        previous = _sing(tl, line, track, phrase, previous, motifs[label], rng)
     if sang_last and previous is not None and tl.ending < tl.duration:
         final = line.cadence(tl.ending, previous)
         if final is not None:
@@ -103,21 +135,35 @@ def write_lead(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     return track
 
 
-def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: int | None,
+CALM_LEVEL = 0.5
+"""A phrase whose mean density level (`Timeline.level_at`, beat by beat) is under this rests: the
+lead sings where the picture moves and leaves calm passages to the accompaniment."""
+
+
+def _level(tl: Timeline, phrase: list[Bar]) -> float:
+    """The phrase's mean density level, beat by beat (`Timeline.level_at`)."""
+    return float(np.mean([tl.level_at(tl.time(b.pos + k + 0.5)) for b in phrase for k in range(b.beats)]))
+
+
+def _calm(tl: Timeline, phrase: list[Bar]) -> bool:
+    return _level(tl, phrase) < CALM_LEVEL
+
+
+def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: int | None, motif: Motif,
           rng: np.random.Generator) -> int | None:
-    """Write one phrase; returns its last pitch."""
-    level = int(np.clip(round(np.mean([b.density for b in phrase])), 1, 3))
-    motif = RHYTHMS[level][int(rng.integers(len(RHYTHMS[level])))]
-    answer = RHYTHMS[level][int(rng.integers(len(RHYTHMS[level])))]
+    """Write one phrase on `motif` (its steps are recorded from the first motif bar when it has
+    none yet); returns the phrase's last pitch."""
+    level = int(np.clip(round(_level(tl, phrase)), 1, 3))
+    options = RHYTHMS[level]
     cadence = CADENCES[int(rng.integers(len(CADENCES)))]
-    plan = [(motif, answer)[k % 2] for k in range(len(phrase) - 1)] + [cadence]
+    plan = [(options[motif.rhythm % len(options)], options[motif.answer % len(options)])[k % 2]
+            for k in range(len(phrase) - 1)] + [cadence]
     lift = float(rng.uniform(-2, 4))
-    motif_steps: list[int] = []
+    recording = not motif.steps
     total = sum(b.beats for b in phrase)
     elapsed = 0.0
     for k, (bar, rhythm) in enumerate(zip(phrase, plan)):
         is_last = k == len(phrase) - 1
-        steps_here: list[int] = []
         for i, (onset, length) in enumerate(rhythm):
             if onset >= bar.beats:
                 break
@@ -130,8 +176,8 @@ def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: 
             strong = _strong(onset, bar.beats)
             if is_last and i == 0 and previous is not None:
                 pitch = line.cadence(t, previous)
-            elif k % 2 == 0 and motif_steps and i < len(motif_steps) and previous is not None and not strong:
-                pitch = line.pitch(t, previous, previous + motif_steps[i], strong)
+            elif k % 2 == 0 and not recording and i < len(motif.steps) and previous is not None and not strong:
+                pitch = line.pitch(t, previous, previous + motif.sign * motif.steps[i], strong)
             else:
                 pitch = line.pitch(t, previous, target, strong)
             if pitch is None:
@@ -139,11 +185,10 @@ def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: 
             span = tl.span_at(t)
             end = min(tl.time(pos + min(length, bar.beats - onset)) - (0.0 if length >= 1.5 else 0.03),
                       span.end, tl.ending)
-            v = velocity(tl, t, bar.energy, 62, 32, onset, rng) + int(4 * np.sin(np.pi * phase))
+            v = velocity(tl, t, tl.energy_at(t), 62, 32, onset, rng) + int(4 * np.sin(np.pi * phase))
             track.notes.append(Note(pitch, t, end, v))
-            steps_here.append(pitch - previous if previous is not None else 0)
+            if k == 0 and recording:
+                motif.steps.append(pitch - previous if previous is not None else 0)
             previous = pitch
-        if k == 0:
-            motif_steps = steps_here
         elapsed += bar.beats
     return previous

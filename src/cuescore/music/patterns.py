@@ -9,6 +9,7 @@ section sounds alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,15 +78,16 @@ KEYS_PATTERNS: dict[int, tuple[Pattern, ...]] = {
         Pattern("broken halves", 2, (Step(0, 2, (0,)), Step(1, 1, (2, 4)))),
     ),
     2: (
-        _run("quarter arpeggio", 1, (0, 1, 2, 3), ring=True),
         Pattern("oom-pah", 2, (Step(0, 1, (0,)), Step(1, 1, (2, 3, 4)))),
-        Pattern("pulse", 1, (Step(0, 0.9),)),
+        Pattern("arpeggio and chord", 2, (Step(0, 1, (0,)), Step(1, 0.5, (2, 4)), Step(1.5, 0.5, (3,)))),
+        Pattern("syncopated", 4, (Step(0, 1.5), Step(1.5, 1, (2, 4)), Step(2.5, 0.5, (3,)), Step(3, 1, (0, 2)))),
     ),
     3: (
-        _run("alberti", 0.5, (0, 3, 2, 3)),
-        _run("eighth arpeggio", 0.5, (0, 1, 2, 3, 4, 3, 2, 1), ring=True),
-        Pattern("pop eighths", 4, (Step(0, 1.5), Step(1.5, 1.0), Step(2.5, 0.5, (4,)), Step(3, 0.5, (3,)),
-                                   Step(3.5, 0.5, (2,)))),
+        Pattern("eighth dyads", 1, (Step(0, 0.5, (0, 2)), Step(0.5, 0.5, (3,)))),
+        Pattern("pop eighths", 4, (Step(0, 1.5), Step(1.5, 1.0), Step(2.5, 0.5, (4,)), Step(3, 0.5, (2, 3)),
+                                   Step(3.5, 0.5, (2, 4)))),
+        Pattern("chord and eighths", 2, (Step(0, 0.5), Step(0.5, 0.5, (3,)), Step(1, 0.5, (2, 4)),
+                                         Step(1.5, 0.5, (3,)))),
     ),
     4: (
         _run("sixteenth arpeggio", 0.25, (0, 1, 2, 3, 1, 2, 3, 4), ring=True),
@@ -93,6 +95,9 @@ KEYS_PATTERNS: dict[int, tuple[Pattern, ...]] = {
         _run("broken sixteenths", 0.25, (0, 2, 1, 3)),
     ),
 }
+"""Keys patterns per density level. Both the onsets per 4/4 bar (on average 1, 2.7, 4.7, 7, 16) and
+the notes per bar (3, 6, 8, 11-14, 16, with three-note block chords) rise with the level, so the
+note density heard follows the level whichever pattern a section draws."""
 
 BASS_PATTERNS: dict[int, tuple[Pattern, ...]] = {
     0: (Pattern("held", 0, (Step(0, 4, ("R",)),)),),
@@ -136,6 +141,29 @@ class PatternChooser:
         return options[index]
 
 
+def steps_by_beat(choose: PatternChooser, bar: Bar, levels: list[int]) -> list[tuple[Step, Pattern]]:
+    """The bar's steps when its level changes beat by beat (`levels`, one per beat): each beat
+    takes the steps of its own level's pattern (chosen as for a whole bar of that level), and a
+    step is cut where the next one of another level starts. Sorted by offset."""
+    chosen = {level: choose(bar, level) for level in sorted(set(levels))}
+    out = []
+    for level, pattern in chosen.items():
+        out += [(s, pattern) for s in pattern.steps_in(bar.beats) if levels[min(int(s.offset), len(levels) - 1)] == level]
+    out.sort(key=lambda item: item[0].offset)
+    for i, (step, pattern) in enumerate(out[:-1]):
+        following, other = out[i + 1]
+        if other is not pattern and step.offset + step.length > following.offset:
+            out[i] = (Step(step.offset, following.offset - step.offset, step.tones), pattern)
+    return out
+
+
+def beat_levels(tl: Timeline, bar: Bar, level_of: Callable[[float], int] | None = None) -> list[int]:
+    """Per beat of `bar`: the density level at the middle of the beat (`Timeline.level_at`), or
+    `level_of(t)` when given."""
+    at = level_of or tl.level_at
+    return [int(np.clip(at(tl.time(bar.pos + k + 0.5)), 0, 4)) for k in range(bar.beats)]
+
+
 def metric_weight(offset: float) -> int:
     """Velocity offset for an onset `offset` beats after the downbeat: downbeat > beat > eighth > sixteenth."""
     if abs(offset) < 1e-6:
@@ -154,6 +182,6 @@ def velocity(tl: Timeline, t: float, energy: float, base: int, spread: int, offs
     return int(np.clip(round(v + rng.integers(-3, 4)), 1, 127))
 
 
-def bass_level(bar: Bar) -> int:
-    """Bass rhythm level 0-4 from the bar's density and energy together."""
-    return int(np.clip(round((bar.density + 4.0 * bar.energy) / 2.0), 0, 4))
+def bass_level(tl: Timeline, t: float) -> int:
+    """Bass rhythm level 0-4 at `t` seconds from the density level and energy there together."""
+    return int(np.clip(round((tl.level_at(t) + 4.0 * tl.energy_at(t)) / 2.0), 0, 4))

@@ -104,8 +104,12 @@ class MusicPlan:
         arrangement marks with fills and crashes (no cuts when the user turns their influence off).
     hits: the user's hit points (s), each a downbeat with a chord change, an accent and a crash.
     intensity: per second, the intensity curve (0-1) the energy followed: the user's keyframes
-        interpolated, or the engine's own energy.
+        interpolated, or the engine's own energy. activity: per second, the density level (0-4,
+        fractional) the bars' density followed. The arrangement follows both within each bar
+        (dynamics and rhythm beat by beat); empty = the bar levels alone.
     register: per bar, semitones the lead's register moves with the picture (0 = its centre).
+    swing: beats by which notes on the off-beat eighths are played late (0 straight, 1/6 the
+        triplet feel of jazz swing).
     """
 
     duration: float
@@ -126,7 +130,9 @@ class MusicPlan:
     seed: int | None = None
     hits: list[float] = field(default_factory=list)
     intensity: list[float] = field(default_factory=list)
+    activity: list[float] = field(default_factory=list)
     register: list[float] = field(default_factory=list)
+    swing: float = 0.0
 
     def validate(self) -> None:
         """ValueError if the plan is inconsistent (unsorted times, bars without levels, ...)."""

@@ -67,6 +67,7 @@ class Timeline:
         self.spans = [Span(max(0.0, s.start), min(s.end, self.duration), s.chord, i) for i, s in enumerate(inside)]
         self._span_starts = [s.start for s in self.spans]
         self.bars = self._bars(plan)
+        self._bar_intensity: dict[tuple[float, float], float] = {}
         self.ending = self._ending_start()
         self.cuts = sorted({round(self.snap(c, 0.25), 6) for c in plan.marked_cuts if 0.0 < c < self.duration})
         self.accents = sorted({round(self.snap(a, 1.0), 6) for a in plan.accents if 0.0 <= a < self.duration})
@@ -166,6 +167,32 @@ class Timeline:
             if bar.start - 1e-9 <= t < bar.end:
                 return bar
         return self.bars[-1] if t >= self.bars[-1].start else self.bars[0]
+
+    def energy_at(self, t: float) -> float:
+        """Energy 0-1 at `t` seconds: the bar's energy moved by how far the plan's per-second
+        intensity curve (values at the middle of each second, interpolated) stands from its mean
+        over the bar, so the dynamics move within the bar while the bar keeps its level (the energy
+        control scales the bars, not the curve); the bar's energy alone without a curve."""
+        bar = self.bar_at(t)
+        if not self.plan.intensity:
+            return bar.energy
+        key = (bar.start, bar.end)
+        if key not in self._bar_intensity:
+            self._bar_intensity[key] = float(np.mean([self._curve(self.plan.intensity, bar.start + (bar.end - bar.start)
+                                                                  * (k + 0.5) / 8) for k in range(8)]))
+        return float(np.clip(bar.energy + self._curve(self.plan.intensity, t) - self._bar_intensity[key], 0.0, 1.0))
+
+    def level_at(self, t: float) -> int:
+        """Density level 0-4 at `t` seconds: the plan's per-second activity curve, rounded, else
+        the bar's density."""
+        if not self.plan.activity:
+            return self.bar_at(t).density
+        return int(np.clip(round(self._curve(self.plan.activity, t)), 0, 4))
+
+    @staticmethod
+    def _curve(values: list[float], t: float) -> float:
+        """A per-second curve (values at the middle of each second) at `t` seconds, interpolated."""
+        return float(np.interp(t, np.arange(len(values)) + 0.5, values))
 
     def is_accent(self, t: float, tolerance: float = 0.02) -> bool:
         """True when `t` is within `tolerance` seconds of a (beat-snapped) accent."""
