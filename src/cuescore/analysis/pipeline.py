@@ -14,6 +14,7 @@ of a plain decode of the clip (2.7 times in all), so with two free cores `analyz
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -30,7 +31,7 @@ from cuescore.analysis.motion import MotionAnalyzer
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures, fill_forward, timeline_length
 from cuescore.errors import OptionError
-from cuescore.media.decode import Sampling, iter_sampled, prefetch
+from cuescore.media.decode import DamageLog, Sampling, iter_sampled, prefetch
 from cuescore.media.probe import VideoInfo, probe
 
 
@@ -62,10 +63,11 @@ class SecondFrames:
             self.emotion[rows] = emo
         self.pending.clear()
 
-    def results(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """(semantic [T, D], encoder emotion [T, 6] or None), seconds without a frame filled forward."""
+    def results(self, T: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(semantic [T, D], encoder emotion [T, 6] or None) for the first T seconds (all when
+        None), seconds without a frame filled forward."""
         self.flush()
-        filled = [None if rows is None else fill_forward(rows, np.isnan(rows).any(axis=1), lead="first")
+        filled = [None if rows is None else fill_forward(rows[:T], np.isnan(rows[:T]).any(axis=1), lead="first")
                   for rows in (self.semantic, self.emotion)]
         return filled[0], filled[1]
 
@@ -98,10 +100,11 @@ def analyze(
     colour = ColourAnalyzer()
     seconds = SecondFrames(enc, T)
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
+    damage = DamageLog(path)
     try:
         with _opencv_threads(1):
             streams = [Sampling(fps, max_side=ANALYSIS_SIDE), Sampling(1.0, short_side=enc.frame_short_side)]
-            for t, (image, second_image) in prefetch(iter_sampled(path, streams, threads=False)):
+            for t, (image, second_image) in prefetch(iter_sampled(path, streams, threads=False, damage=damage)):
                 if second_image is not None:
                     seconds.add(int(t + 1e-6), second_image)
                 if image is None:
@@ -113,12 +116,22 @@ def analyze(
                     progress(t)
                 if int(t) > bar.n:
                     bar.update(int(t) - bar.n)
+            info = decoded_info(info, damage)
             for analyzer in (cuts, motion, colour):
                 analyzer.finish(info.duration)
     finally:
         motion.close()
         bar.close()
     return _assemble(info, cuts, motion, colour, seconds, enc)
+
+
+def decoded_info(info: VideoInfo, damage: DamageLog) -> VideoInfo:
+    """`info` with the duration cut to where the video stream broke off, if it did (a truncated
+    file is scored up to its last frame, not to the length its header promises)."""
+    if damage.ended_at is None:
+        return info
+    end = damage.ended_at + 1.0 / (info.fps or 30.0)
+    return dataclasses.replace(info, duration=min(info.duration, end)) if end < info.duration else info
 
 
 @contextmanager
@@ -143,7 +156,7 @@ def _assemble(info: VideoInfo, cuts, motion, colour, seconds: SecondFrames, enc:
     motion_s, flow_s = motion.per_second(info.duration)
     col = colour.per_second(info.duration)
     valence, arousal = valence_arousal(col["brightness"], col["saturation"], motion_s, flow_s, cut_rate(cut_times, T))
-    semantic, encoder_emotion = seconds.results()
+    semantic, encoder_emotion = seconds.results(T)
     emotion = encoder_emotion if encoder_emotion is not None else emotion_probabilities(valence, arousal)
     beat_times, beat_strengths = motion.visual_beats(cut_times)
     return VideoFeatures(
