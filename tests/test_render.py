@@ -136,6 +136,28 @@ def test_parallel_render_equals_the_serial_one(long_score):
         assert np.array_equal(parallel, serial)
 
 
+def test_the_soundfont_is_loaded_once_per_render_and_reuse_changes_no_sample(long_score, monkeypatch):
+    import tinysoundfont
+
+    from cuescore.render import synth
+
+    loads = []
+    real_load = tinysoundfont.Synth.sfload
+    monkeypatch.setattr(tinysoundfont.Synth, "sfload", lambda self, *a, **k: loads.append(a) or real_load(self, *a, **k))
+    kept = synthesize(long_score, workers=1).samples  # pieces at two rates on one loaded SoundFont
+    assert len(loads) == 1
+    real_fresh = synth._fresh_tinysoundfont
+
+    def newly_loaded(*args):
+        synth._loaded_tinysoundfont.cache_clear()
+        return real_fresh(*args)
+
+    monkeypatch.setattr(synth, "_fresh_tinysoundfont", newly_loaded)
+    fresh = synthesize(long_score, workers=1).samples  # every piece on a SoundFont loaded for it
+    assert len(loads) > 2
+    assert np.array_equal(kept, fresh) and np.abs(kept).max() > 0.01
+
+
 def test_parallel_render_survives_a_failing_worker(long_score, monkeypatch):
     import os
 

@@ -104,7 +104,7 @@ def analyze(
     try:
         with _opencv_threads(1):
             streams = [Sampling(fps, max_side=ANALYSIS_SIDE), Sampling(1.0, short_side=enc.frame_short_side)]
-            for t, (image, second_image) in prefetch(iter_sampled(path, streams, threads=False, damage=damage)):
+            for t, (image, second_image) in prefetch(iter_sampled(path, streams, damage=damage)):
                 if second_image is not None:
                     seconds.add(int(t + 1e-6), second_image)
                 if image is None:
