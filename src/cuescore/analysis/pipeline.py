@@ -5,11 +5,14 @@ given to the cut detector, the motion and the colour analyzers. The frame at eac
 second is also converted at the semantic encoder's size and encoded in batches, so memory
 stays bounded however long the video is.
 
-Three threads share the work: decoding and conversion run ahead in a prefetch thread, the
-optical flow (the costliest feature) in the motion analyzer's worker, everything else in the
-caller's thread. On a 60 s 720p h264 clip they take about 1.2, 0.9 and 0.5 times the CPU time
-of a plain decode of the clip (2.7 times in all), so with two free cores `analyze` takes about
-1.4 times as long as a plain decode; on a busy machine the ratio tends to the CPU ratio.
+The work is spread over threads: decoding (FFmpeg's own frame threads) and conversion run ahead
+in a prefetch thread, a bounded queue away; the optical flow (the costliest feature) runs in the
+motion analyzer's worker, everything else in the caller's thread. On a 60 s 720p h264 clip the
+decode and conversion take about 1.25, the flow 0.8 and the rest 0.35 times the CPU time of a
+plain decode of the clip (measured one by one, benchmarks/RESULTS.md), so `analyze` is about 2.4
+plain decodes of work spread over the cores; on a busy machine its time tends to that CPU ratio.
+Nothing here imports SciPy (`analysis.series`): its import alone costs a third of a plain decode
+of a minute of 720p video.
 """
 
 from __future__ import annotations
