@@ -105,7 +105,7 @@ def main() -> None:
             commands = {"decode": ([py, "-c", DECODE, str(clip)], None)}
             for label, src in sources:
                 commands[f"analyze {label}"] = ([py, "-c", RUN, "analyze", str(clip), "-o", f"{tmp}/features"], src)
-                commands[f"generate {label}"] = ([py, "-c", RUN, "generate", str(clip), "-o", f"{tmp}/out.mp4"], src)
+                commands[f"generate {label}"] = ([py, "-c", RUN, "generate", str(clip), "-o", f"{tmp}/out{clip.suffix if clip.suffix == '.mp4' else '.mkv'}"], src)
             t = best(commands, args.repeats)
             dw, dc, _ = t["decode"]
             for label, _ in sources:
