@@ -17,15 +17,15 @@ SHARED_VIDEO = ROOT.parents[1] / "shared" / "media" / "video"
 SOURCES = ("testvideo.mp4", "big_buck_bunny_0_30.webm", "0102_0011.mp4")
 
 
-def clip_720p(seconds: float = 60.0) -> Path:
-    """A `seconds`-long 1280x720 30 fps h264 clip (CRF 23, preset medium: a typical camera/web encode).
+def clip_720p(seconds: float = 60.0, size: tuple[int, int] = (1280, 720)) -> Path:
+    """A `seconds`-long 1280x720 (or `size`) 30 fps h264 clip (CRF 23, preset medium: a typical camera/web encode).
 
     One slice per frame, as x264 and ffmpeg write by default and as every real clip in
     ../shared/media has. PyAV's encoder defaults to slice threading, which would cut each frame
     into one slice per core and let a plain decode run on several cores (a different workload).
     """
     CACHE.mkdir(exist_ok=True)
-    out = CACHE / f"bench_720p_{int(seconds)}s.mp4"
+    out = CACHE / (f"bench_720p_{int(seconds)}s.mp4" if size == (1280, 720) else f"bench_{size[1]}p_{int(seconds)}s.mp4")
     if out.exists():
         return out
     sources = [SHARED_VIDEO / s for s in SOURCES if (SHARED_VIDEO / s).exists()]
@@ -35,12 +35,12 @@ def clip_720p(seconds: float = 60.0) -> Path:
     n = 0
     with av.open(str(tmp), "w") as dst:
         stream = dst.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.options = {"crf": "23", "preset": "medium"}
         stream.thread_type = "FRAME"
         while n < seconds * 30:
             for src in sources:
-                for frame in iter_frames(src, fps=30, size=(1280, 720)):
+                for frame in iter_frames(src, fps=30, size=size):
                     if n >= seconds * 30:
                         break
                     vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")

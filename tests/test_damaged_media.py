@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cuescore.errors import InputError
-from cuescore.media import iter_frames, render_demo_clip
+from cuescore.media import iter_frames, probe, render_demo_clip
 from cuescore.media.decode import DamagedMediaWarning
 
 RANGE = re.compile(r"\d+\.\d(-\d+\.\d)? s")
@@ -108,6 +108,24 @@ def test_generate_scores_a_damaged_video_with_a_warning(clip, tmp_path):
     assert code == 0, err
     assert "cuescore: warning:" in err and RANGE.search(err)
     assert (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def test_a_truncated_video_is_scored_up_to_where_it_breaks_off(clip, tmp_path):
+    import json
+
+    from cli_runner import cli
+
+    truncated = _variants(clip.path, tmp_path)["truncated"]
+    frames, last, _ = _decode(truncated)
+    assert probe(truncated).duration > last + 1.0  # the header still promises the whole clip
+    code, _, err = cli("generate", truncated, "-o", tmp_path / "out.mp4")
+    assert code == 0, err
+    assert "cuescore: warning:" in err and "breaks off after" in err
+    scored = json.loads((tmp_path / "out.json").read_text())["duration"]
+    assert scored == pytest.approx(last, abs=0.5) and scored < 0.8 * clip.duration
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        sound = out.streams.audio[0]
+        assert float(sound.duration * sound.time_base) == pytest.approx(scored, abs=0.1)
 
 
 @pytest.mark.realmedia

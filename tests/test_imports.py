@@ -195,3 +195,10 @@ def test_generate_with_the_default_engine_imports_no_model_libraries(demo_clip, 
     loaded = _imported_by("generate", demo_clip.path, "-o", tmp_path / "out.mp4")
     assert "av" in loaded  # it ran
     assert loaded & {"torch", "librosa", "transformers", "gradio"} == set()
+
+
+def test_analyze_with_the_handcrafted_encoder_imports_no_scipy(demo_clip, tmp_path):
+    """SciPy's import alone takes about a third of a plain decode of a minute of 720p video."""
+    loaded = _imported_by("analyze", demo_clip.path, "-o", tmp_path / "features")
+    assert "av" in loaded  # it ran
+    assert loaded & {"scipy", "torch", "librosa", "transformers", "gradio"} == set()

@@ -118,6 +118,12 @@ def _check_features(features: VideoFeatures, info: VideoInfo) -> None:
                           f"this one lasts {info.duration:.2f} s; analyse this video or pass its own features")
 
 
+def _scored_info(info: VideoInfo, features: VideoFeatures) -> VideoInfo:
+    """`info` cut to the analysed length when the video stream broke off before the end its
+    header promises (a truncated file is scored, and muxed, up to its last frame)."""
+    return dataclasses.replace(info, duration=features.duration) if features.duration < info.duration else info
+
+
 def _reporter(progress: bool | Progress | None) -> Progress:
     if callable(progress):
         return progress
@@ -260,6 +266,7 @@ def score_video(
     with stage("analysis"):
         if features is None:
             features = analyze(video, progress=progress is True, info=info, **needs.analyze_kwargs())
+            info = _scored_info(info, features)
     with stage("composition"):
         composition = composer.compose(features) if composition is None else composition
     with stage("synthesis"):  # a score's render, unless the engine's own audio is the whole soundtrack

@@ -22,7 +22,8 @@ Sources for the formulas:
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+
+from cuescore.analysis.series import gaussian_smooth
 
 PROTOTYPES = np.array([
     [0.6, 0.7],    # exciting
@@ -82,7 +83,7 @@ def valence_arousal(
     cut_z = (cuts_per_10s - 1.5) / 1.5 + WITHIN * within_video(cuts_per_10s, FLOORS["cuts"])
     valence = np.tanh(GAIN * colour_pleasure)
     arousal_raw = 0.3 * colour_arousal + 0.5 * motion_z + 0.2 * cut_z
-    arousal = np.tanh(GAIN * gaussian_filter1d(arousal_raw.astype(np.float64), sigma=1.0, mode="nearest"))
+    arousal = np.tanh(GAIN * gaussian_smooth(arousal_raw, sigma=1.0))
     return valence.astype(np.float32), arousal.astype(np.float32)
 
 

@@ -19,11 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks
-
 from cuescore.analysis.base import FrameAnalyzer
 from cuescore.analysis.features import fill_forward, timeline_length
+from cuescore.analysis.series import box_mean, find_peaks
 from cuescore.analysis.transitions import mean_value
 
 FLOW_WIDTH = 160
@@ -174,7 +172,7 @@ def detect_visual_beats(times: np.ndarray, speeds: np.ndarray, cut_times: list[f
         near_cut = distance_to_nearest(times, cuts) <= CUT_GUARD_S + dt
         speeds[near_cut] = np.interp(times[near_cut], times[~near_cut], speeds[~near_cut]) if (~near_cut).any() else 0.0
     window = max(1, int(round(0.1 / dt)))
-    smooth = uniform_filter1d(speeds, size=window)
+    smooth = box_mean(speeds, window)
     decel = np.maximum(0.0, -np.gradient(smooth, times))
     if cuts.size:
         # The bridge across a cut is not a movement: no impact there or within the smoothing reach.
@@ -183,11 +181,8 @@ def detect_visual_beats(times: np.ndarray, speeds: np.ndarray, cut_times: list[f
         return np.zeros(0), np.zeros(0)
     # Relative to the largest, rounded: last-bit differences in the flow must not move a peak.
     decel = np.round(decel / decel.max(), 6)
-    local = uniform_filter1d(decel, size=max(3, int(round(2.0 / dt))))
-    peaks, _ = find_peaks(
-        decel,
-        distance=max(1, int(round(MIN_BEAT_SPACING_S / dt))),
-        height=np.maximum(1.5 * local, 0.1),
-    )
+    local = box_mean(decel, max(3, int(round(2.0 / dt))))
+    peaks = find_peaks(decel, height=np.maximum(1.5 * local, 0.1),
+                       distance=max(1, int(round(MIN_BEAT_SPACING_S / dt))))
     strengths = decel[peaks]
     return times[peaks].astype(np.float64), strengths.astype(np.float64)

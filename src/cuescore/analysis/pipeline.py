@@ -5,15 +5,19 @@ given to the cut detector, the motion and the colour analyzers. The frame at eac
 second is also converted at the semantic encoder's size and encoded in batches, so memory
 stays bounded however long the video is.
 
-Three threads share the work: decoding and conversion run ahead in a prefetch thread, the
-optical flow (the costliest feature) in the motion analyzer's worker, everything else in the
-caller's thread. On a 60 s 720p h264 clip they take about 1.2, 0.9 and 0.5 times the CPU time
-of a plain decode of the clip (2.7 times in all), so with two free cores `analyze` takes about
-1.4 times as long as a plain decode; on a busy machine the ratio tends to the CPU ratio.
+The work is spread over threads: decoding (FFmpeg's own frame threads) and conversion run ahead
+in a prefetch thread, a bounded queue away; the optical flow (the costliest feature) runs in the
+motion analyzer's worker, everything else in the caller's thread. On a 60 s 720p h264 clip the
+decode and conversion take about 1.25, the flow 0.8 and the rest 0.35 times the CPU time of a
+plain decode of the clip (measured one by one, benchmarks/RESULTS.md), so `analyze` is about 2.4
+plain decodes of work spread over the cores; on a busy machine its time tends to that CPU ratio.
+Nothing here imports SciPy (`analysis.series`): its import alone costs a third of a plain decode
+of a minute of 720p video.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -31,7 +35,7 @@ from cuescore.analysis.regions import RegionAnalyzer
 from cuescore.analysis.encoders import SemanticEncoder, get_encoder
 from cuescore.analysis.features import VideoFeatures, fill_forward, timeline_length
 from cuescore.errors import OptionError
-from cuescore.media.decode import Sampling, iter_sampled, prefetch
+from cuescore.media.decode import DamageLog, Sampling, iter_sampled, prefetch
 from cuescore.media.probe import VideoInfo, probe
 
 
@@ -63,10 +67,11 @@ class SecondFrames:
             self.emotion[rows] = emo
         self.pending.clear()
 
-    def results(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """(semantic [T, D], encoder emotion [T, 6] or None), seconds without a frame filled forward."""
+    def results(self, T: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(semantic [T, D], encoder emotion [T, 6] or None) for the first T seconds (all when
+        None), seconds without a frame filled forward."""
         self.flush()
-        filled = [None if rows is None else fill_forward(rows, np.isnan(rows).any(axis=1), lead="first")
+        filled = [None if rows is None else fill_forward(rows[:T], np.isnan(rows[:T]).any(axis=1), lead="first")
                   for rows in (self.semantic, self.emotion)]
         return filled[0], filled[1]
 
@@ -100,10 +105,11 @@ def analyze(
     regions = RegionAnalyzer()
     seconds = SecondFrames(enc, T)
     bar = tqdm(total=T, unit="s", desc="analyse", disable=None if progress is True else True, leave=False)
+    damage = DamageLog(path)
     try:
         with _opencv_threads(1):
             streams = [Sampling(fps, max_side=ANALYSIS_SIDE), Sampling(1.0, short_side=enc.frame_short_side)]
-            for t, (image, second_image) in prefetch(iter_sampled(path, streams, threads=False)):
+            for t, (image, second_image) in prefetch(iter_sampled(path, streams, damage=damage)):
                 if second_image is not None:
                     seconds.add(int(t + 1e-6), second_image)
                 if image is None:
@@ -116,6 +122,7 @@ def analyze(
                     progress(t)
                 if int(t) > bar.n:
                     bar.update(int(t) - bar.n)
+            info = decoded_info(info, damage)
             for analyzer in (cuts, motion, colour, regions):
                 analyzer.finish(info.duration)
     finally:
@@ -124,6 +131,15 @@ def analyze(
     features = _assemble(info, cuts, motion, colour, seconds, enc)
     features.regions = regions.shot_regions(features.cuts, info.duration)
     return features
+
+
+def decoded_info(info: VideoInfo, damage: DamageLog) -> VideoInfo:
+    """`info` with the duration cut to where the video stream broke off, if it did (a truncated
+    file is scored up to its last frame, not to the length its header promises)."""
+    if damage.ended_at is None:
+        return info
+    end = damage.ended_at + 1.0 / (info.fps or 30.0)
+    return dataclasses.replace(info, duration=min(info.duration, end)) if end < info.duration else info
 
 
 @contextmanager
@@ -148,7 +164,7 @@ def _assemble(info: VideoInfo, cuts, motion, colour, seconds: SecondFrames, enc:
     motion_s, flow_s = motion.per_second(info.duration)
     col = colour.per_second(info.duration)
     valence, arousal = valence_arousal(col["brightness"], col["saturation"], motion_s, flow_s, cut_rate(cut_times, T))
-    semantic, encoder_emotion = seconds.results()
+    semantic, encoder_emotion = seconds.results(T)
     emotion = encoder_emotion if encoder_emotion is not None else emotion_probabilities(valence, arousal)
     beat_times, beat_strengths = motion.visual_beats(cut_times)
     return VideoFeatures(

@@ -111,14 +111,16 @@ def readable_packets(container, stream, damage: DamageLog | None = None) -> Iter
         yield packet
 
 
-def iter_decoded(path: str | os.PathLike, *, threads: bool = True) -> Iterator[tuple[float, av.VideoFrame]]:
+def iter_decoded(path: str | os.PathLike, *, threads: bool = True,
+                 damage: DamageLog | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
     """Yield `(time_s, av.VideoFrame)` for every frame, times relative to the first frame.
 
     Packets that cannot be decoded are skipped and a file that breaks off ends there, with one
-    `DamagedMediaWarning` naming the damaged times. `InputError` if the file cannot be read, has
-    no decodable frame, or most of its packets are unreadable.
+    `DamagedMediaWarning` naming the damaged times; pass `damage` to read them afterwards (its
+    `ended_at` is where a truncated file stops). `InputError` if the file cannot be read, has no
+    decodable frame, or most of its packets are unreadable.
     """
-    damage = DamageLog(path)
+    damage = damage if damage is not None else DamageLog(path)
     with open_container(path) as container:
         stream = video_stream(container, path)
         if threads:
@@ -145,8 +147,8 @@ def iter_decoded(path: str | os.PathLike, *, threads: bool = True) -> Iterator[t
         expected = _declared_duration(container, stream)
     if count == 0:
         raise InputError(f"{path}: the video track has no decodable frames; the file may be truncated or damaged")
-    if damage.ended_at is None and expected is not None and last < expected - TRUNCATED_SECONDS:
-        damage.ended_at = last
+    if damage.ended_at is not None or (expected is not None and last < expected - TRUNCATED_SECONDS):
+        damage.ended_at = last  # the last frame decoded, not the last packet read
     damage.check()
 
 
@@ -173,17 +175,18 @@ class Sampling:
     short_side: int | None = None
 
 
-def iter_sampled(path: str | os.PathLike, samplings: Sequence[Sampling], *,
-                 threads: bool = True) -> Iterator[tuple[float, list[np.ndarray | None]]]:
+def iter_sampled(path: str | os.PathLike, samplings: Sequence[Sampling], *, threads: bool = True,
+                 damage: DamageLog | None = None) -> Iterator[tuple[float, list[np.ndarray | None]]]:
     """One decode pass serving several `samplings`: `(time_s, images)` for every frame that at
     least one of them takes, with one uint8 RGB image [H, W, 3] (display orientation) or None per
-    sampling. Times are frame timestamps relative to the first frame, so variable frame rate is exact."""
+    sampling. Times are frame timestamps relative to the first frame, so variable frame rate is
+    exact. `threads` and `damage` as for `iter_decoded`."""
     for s in samplings:
         if s.fps is not None and s.fps <= 0:
             raise ValueError("fps must be positive")
     samplers = [TimeSampler(s.fps) for s in samplings]
     sizes: list[tuple[int, int] | None] = [None] * len(samplings)
-    for t, frame in iter_decoded(path, threads=threads):
+    for t, frame in iter_decoded(path, threads=threads, damage=damage):
         images: list[np.ndarray | None] = [None] * len(samplings)
         for k, (s, sampler) in enumerate(zip(samplings, samplers)):
             if sampler.take(t):

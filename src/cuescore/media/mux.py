@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from scipy.signal import resample_poly
 
 from cuescore.errors import OutputError
 from cuescore.fileio import atomic_path, check_output_path
@@ -74,6 +73,8 @@ def mux(
         if mixing:
             whole = mix_original(whole, video_path, original_gain, info.start_time)
         if rate != whole.sample_rate:
+            from scipy.signal import resample_poly  # here: SciPy's import costs analyze a second
+
             g = np.gcd(rate, whole.sample_rate)
             whole = Audio(resample_poly(whole.samples, rate // g, whole.sample_rate // g, axis=1), rate)
         track = ArrayTrack(whole.samples, rate)

@@ -14,6 +14,7 @@ so the last bar ends with the picture. Between anchors the beat interval drifts 
 from __future__ import annotations
 
 import math
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,23 @@ _HALFBAR_COST = 0.25   # a cut on the middle of the bar (× weight)
 _PICKUP_COST = 0.1     # the music starts before the first downbeat (pickup beats)
 
 
+_Path = tuple  # ((time, beat index), the path before it) or None: anchors shared between states
+
+
 @dataclass
 class _State:
     cost: float
     bpm: float | None
-    anchors: tuple[tuple[float, int], ...]
+    path: _Path | None
+
+    @property
+    def anchors(self) -> list[tuple[float, int]]:
+        """The (time, beat index) anchors, first to last."""
+        out, node = [], self.path
+        while node is not None:
+            out.append(node[0])
+            node = node[1]
+        return out[::-1]
 
 
 def constant_grid(duration: float, bpm: float, beats_per_bar: int = 4,
@@ -97,30 +110,38 @@ def _meter_cost(beat: int, phase: int, beats_per_bar: int) -> float:
 
 def _search(duration: float, cuts: list[float], target: float, lo: float, hi: float,
             beats_per_bar: int, phase: int, weight: float) -> _State:
-    """Beam Viterbi over (last anchor, its beat index); returns the cheapest final state."""
-    states: dict[tuple[float, int], _State] = {(0.0, 0): _State(0.0, None, ((0.0, 0),))}
+    """Beam Viterbi over (last anchor, its beat index); returns the cheapest final state.
+
+    Linear in the number of cuts: each stop weighs at most `_BEAM` states, and a candidate extends
+    its state's anchor path by one shared link instead of copying it.
+    """
+    states: dict[tuple[float, int], _State] = {(0.0, 0): _State(0.0, None, ((0.0, 0), None))}
     stops = [(t, _SKIP_COST, 1.0) for t in cuts] + [(duration, _END_SKIP_COST, 2.0)]
+    meter = [_meter_cost(beat, phase, beats_per_bar) for beat in range(beats_per_bar)]
     for t, skip_cost, meter_scale in stops:
         nxt: dict[tuple[float, int], _State] = {}
-
-        def offer(key: tuple[float, int], cand: _State) -> None:
-            if key not in nxt or cand.cost < nxt[key].cost:
-                nxt[key] = cand
-
         for (t0, n0), st in states.items():
-            offer((t0, n0), _State(st.cost + skip_cost * weight, st.bpm, st.anchors))
+            _offer(nxt, (t0, n0), st.cost + skip_cost * weight, st.bpm, st.path)
             span = t - t0
             for k in range(max(1, math.ceil(span * lo / 60.0 - 1e-9)), math.floor(span * hi / 60.0 + 1e-9) + 1):
                 bpm = 60.0 * k / span
                 cost = (st.cost + _segment_cost(bpm, st.bpm, target, span)
-                        + weight * meter_scale * _meter_cost(n0 + k, phase, beats_per_bar))
-                offer((t, n0 + k), _State(cost, bpm, st.anchors + ((t, n0 + k),)))
-        states = dict(sorted(nxt.items(), key=lambda kv: kv[1].cost)[:_BEAM])
+                        + weight * meter_scale * meter[(n0 + k) % beats_per_bar])
+                _offer(nxt, (t, n0 + k), cost, bpm, ((t, n0 + k), st.path))
+        states = dict(heapq.nsmallest(_BEAM, nxt.items(), key=lambda kv: kv[1].cost))
     # A grid whose last anchor is not the end keeps its last tempo to the end: charge for it.
     for (t0, _), st in states.items():
         if t0 < duration and st.bpm is not None:
             st.cost += _segment_cost(st.bpm, None, target, duration - t0)
     return min(states.values(), key=lambda s: s.cost)
+
+
+def _offer(states: dict[tuple[float, int], _State], key: tuple[float, int], cost: float,
+           bpm: float | None, path: _Path | None) -> None:
+    """Keep the cheaper of `states[key]` and a candidate whose anchor `path` ends at `key` (first wins ties)."""
+    old = states.get(key)
+    if old is None or cost < old.cost:
+        states[key] = _State(cost, bpm, path)
 
 
 def _beats_through(anchors: list[tuple[float, int]], duration: float, lo: float, hi: float) -> list[float]:
