@@ -179,7 +179,7 @@ def test_regenerate_a_range_keeps_every_note_outside_it(web_server, clips, tmp_p
     client = _client(web_server, tmp_path)  # a hit at 1 s puts a bar line there: bars 0-1 s and 1-2 s
     original = _downloads(client.predict(handle_file(str(clips["short"])), 1, "affective", False,
                                          *_with(hits="1.0"), api_name="/generate"))
-    status, player, timeline, files = client.predict(1, 0.2, 0.9, None, api_name="/regenerate")
+    status, player, timeline, files = client.predict(1, 0.2, 0.9, "", api_name="/regenerate")
     new = {Path(p).suffix: Path(p) for p in files}
     record = json.loads(new[".json"].read_text())["regenerated"]
     a, b = record["start"], record["end"]
@@ -198,15 +198,16 @@ def test_regenerate_a_range_keeps_every_note_outside_it(web_server, clips, tmp_p
     assert kept >= 3 and changed >= 1
 
 
-@pytest.mark.parametrize("start, end, message", [(1.5, 1.0, "--from 1.5 must be below --to 1"),
-                                                 (0.5, 9.0, "the range 0.5..9 s lies outside the video")])
-def test_bad_range_is_the_cli_message(web_server, clips, tmp_path, start, end, message):
+@pytest.mark.parametrize("start, end, seed, message", [
+    (1.5, 1.0, "", "--from 1.5 must be below --to 1"), (0.5, 9.0, "", "the range 0.5..9 s lies outside the video"),
+    (0.2, 0.9, "two", "--seed 'two' is not a whole number")])
+def test_bad_range_is_the_cli_message(web_server, clips, tmp_path, start, end, seed, message):
     client = _client(web_server, tmp_path)
     with pytest.raises(AppError, match="nothing to regenerate yet: press Generate first"):
-        client.predict(1, start, end, None, api_name="/regenerate")
+        client.predict(1, start, end, seed, api_name="/regenerate")
     _generate(client, clips["short"])
     with pytest.raises(AppError) as caught:
-        client.predict(1, start, end, None, api_name="/regenerate")
+        client.predict(1, start, end, seed, api_name="/regenerate")
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -214,7 +215,8 @@ def test_session_folders_are_removed_after_their_expiry(web_server):
     deadline = time.monotonic() + KEEP_MINUTES * 60 + 15
     while any((web_server.root / "sessions").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not any((web_server.root / "sessions").iterdir())
+    left = [p.relative_to(web_server.root) for p in (web_server.root / "sessions").rglob("*")]
+    assert not any((web_server.root / "sessions").iterdir()), left
 
 
 def test_shutdown_removes_every_temporary_file(web_server):

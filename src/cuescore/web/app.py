@@ -90,7 +90,8 @@ class WebApp:
         engine.change(lambda name: [gr.Group(visible=n == name) for n in self.form.groups],
                       inputs=engine, outputs=list(self.form.groups.values()), api_name=False)
         button.click(self._generate, inputs=[video, count, engine, stems, *self.form.inputs],
-                     outputs=[status, *players, *timelines, downloads, *columns, results], api_name="generate")
+                     outputs=[status, *players, *timelines, downloads, *columns, regenerated[0], results],
+                     api_name="generate")
 
     def _demo_clip(self) -> str:
         """The built-in demo clip, rendered once into the workspace."""
@@ -117,7 +118,8 @@ class WebApp:
         files = [str(p) for c in found for p in (*c.outputs.values(), c.timeline)]
         status = "\n".join(f"- **seed {c.seed}**: {c.summary}" for c in found)
         shown = [gr.Column(visible=i < len(found)) for i in range(MAX_CANDIDATES)]
-        return [status, *players, *timelines, files, *shown, [str(c.outputs["json"]) for c in found]]
+        jsons = [str(c.outputs["json"]) for c in found]  # what "Regenerate range" may rewrite from now on
+        return [status, *players, *timelines, files, *shown, gr.Column(visible=False), jsons]
 
     def _regenerated_column(self) -> list[Any]:
         """The column beside the candidates that shows a regenerated range: [column, player, timeline, downloads]."""
@@ -138,8 +140,7 @@ class WebApp:
                 which = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="candidate", elem_id="regen-candidate")
                 start = gr.Number(None, label="from (s)", elem_id="regen-from")
                 end = gr.Number(None, label="to (s)", elem_id="regen-to")
-                seed = gr.Number(None, label="seed", precision=0, info="empty: the candidate's seed + 1",
-                                 elem_id="regen-seed")
+                seed = gr.Textbox("", label="seed", placeholder="the candidate's seed + 1", elem_id="regen-seed")
             button = gr.Button("Regenerate range", elem_id="regenerate")
             status = gr.Markdown(elem_id="regen-status")
         column, *shown = regenerated
@@ -147,7 +148,7 @@ class WebApp:
                      api_name="regenerate")
 
     def _regenerate(self, results: list[str], which: float, start: float | None, end: float | None,
-                    seed: float | None, request: gr.Request, progress=gr.Progress()) -> list[Any]:  # noqa: B008
+                    seed: str | None, request: gr.Request, progress=gr.Progress()) -> list[Any]:  # noqa: B008
         with self._shown_errors("regenerate", None):
             session = request.session_hash or "anonymous"
             with self.workspace.job(session) as folder:

@@ -144,11 +144,11 @@ def regenerate_candidate(
     folder: Path,
     start: float | None,
     end: float | None,
-    seed: int | None,
+    seed: str | int | None,
     progress: Callable[[float, str], None],
 ) -> tuple[Candidate, tuple[float, float]]:
     """Rewrite seconds [start, end) of the result `result_json` (`regenerate_range`, seed
-    default: its seed + 1) into `folder`, with its timeline PNG; the new candidate and the
+    default (None or blank): its seed + 1) into `folder`, with its timeline PNG; the new candidate and the
     range actually rewritten (widened to bar lines), in seconds. Errors: the library's one-line
     `CuescoreError`s, before any work."""
     from cuescore.evaluation.timeline_plot import plot_timeline
@@ -156,7 +156,7 @@ def regenerate_candidate(
     from cuescore.result_file import load_result
 
     out = folder / regenerated_output(load_result(result_json)).name
-    result = regenerate_range(result_json, _seconds(start), _seconds(end), out, None if seed is None else int(seed),
+    result = regenerate_range(result_json, _seconds(start), _seconds(end), out, _seed(seed),
                               progress=lambda stage, done: progress(min(done, 0.99), f"regenerate: {stage}"))
     progress(1.0, "timeline")
     record = json.loads(result.json.read_text())["regenerated"]
@@ -168,3 +168,14 @@ def regenerate_candidate(
 def _seconds(value: float | None) -> float:
     """A number box's value as seconds (an empty box is NaN: `regenerate_range` names it)."""
     return float("nan") if value is None else float(value)
+
+
+def _seed(value: str | int | None) -> int | None:
+    """The seed box's value: None when blank (the library's default), else a whole number."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise OptionError(f"--seed {text!r} is not a whole number; leave it empty for the candidate's seed + 1") from None
