@@ -2,8 +2,9 @@
 side-by-side candidates with their timeline figures, downloads, and "Regenerate range" of one
 candidate beside them.
 
-It calls the library only (`web.jobs` → `score_video`, `regenerate_range`, `plot_timeline`); a `CuescoreError` is shown
-as its one-line message (`gr.Error`), never a traceback, and the server keeps serving.
+It calls the library only (`web.jobs` → `score_video`, `regenerate_range`, `plot_timeline`); a
+`CuescoreError` is shown as its one-line message (`gr.Error`), never a traceback, and the server
+keeps serving.
 """
 
 from __future__ import annotations

@@ -178,4 +178,5 @@ def _seed(value: str | int | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise OptionError(f"--seed {text!r} is not a whole number; leave it empty for the candidate's seed + 1") from None
+        raise OptionError(f"--seed {text!r} is not a whole number; leave it empty for the candidate's "
+                          "seed + 1") from None
