@@ -1,5 +1,6 @@
 """End to end in a real browser: Debian's Chromium, headless, driven by selenium, uploads a clip
-to `cuescore serve`, presses Generate, waits for the player and saves a screenshot.
+to `cuescore serve`, presses Generate, waits for the player, regenerates a range, waits for its
+player beside the first and saves a screenshot.
 
 Skips where Chromium is absent: `apt-get install chromium chromium-driver` (as root; `.ci/run`
 does it) and `pip install selenium` (the 'test' extra) enable it. Set CUESCORE_SCREENSHOT=PATH
@@ -68,6 +69,16 @@ def test_upload_generate_and_play_in_chromium(web_server, browser, tmp_path):
     assert player.get_attribute("src")
     until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "seed 0"), "no summary line")
     until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline0 img")), "no timeline under the player")
+    for box, seconds in (("#regen-from", "0.2"), ("#regen-to", "0.9")):
+        field = browser.find_element(By.CSS_SELECTOR, f"{box} input")
+        field.clear()
+        field.send_keys(seconds)
+    until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#regenerate")), "Regenerate range is not clickable").click()
+    until(ec.presence_of_element_located((By.CSS_SELECTOR, "#regen-player video[src]")),
+          "no player of the regenerated range appeared")
+    until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#regen-status"), "widened to bar lines) with seed 1"),
+          "the widened range is not shown")
+    until(ec.presence_of_element_located((By.CSS_SELECTOR, "#regen-timeline img")), "no timeline of the new version")
     shot = tmp_path / "serve.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     if os.environ.get("CUESCORE_SCREENSHOT"):

@@ -76,3 +76,21 @@ def test_a_result_without_a_score_keeps_every_panel(result):
     assert len(fig.axes) == len(PANELS)
     assert fig.axes[0].collections and fig.axes[2].lines  # emotion and motion drawn
     assert "no score" in fig.axes[3].texts[0].get_text() and fig.axes[-1].lines  # loudness from the WAV
+
+
+def test_hit_points_and_intensity_keyframes_are_drawn(tmp_path):
+    """`--hits` become solid lines through every panel (marked on top); the keyframed intensity
+    curve is drawn in the energy panel beside the per-bar energy that followed it."""
+    video = make_video(tmp_path / "clip.mp4", n_frames=50, fps=25)
+    code, _, err = cli("generate", video, "-o", tmp_path / "out.mp4", "--hits", "1.0", "--intensity", "0:0.1,2:0.9")
+    assert code == 0, err
+    data = load_result(tmp_path / "out.json")
+    fig = timeline_figure(data)
+    for ax in fig.axes:
+        assert any(list(line.get_xdata()) == [1.0, 1.0] and line.get_linestyle() == "-" for line in ax.lines)
+    assert [list(line.get_xdata()) for line in fig.axes[0].lines if line.get_marker() == "v"] == [[1.0]]
+    energy = fig.axes[PANELS.index("energy / per bar")]
+    curve = [line for line in energy.lines if line.get_label() == "intensity keyframes"]
+    assert len(curve) == 1 and list(curve[0].get_ydata()) == [*data["intensity"], data["intensity"][-1]]
+    assert data["intensity"][0] < data["intensity"][-1]  # the keyframes rise
+    assert "hit points" in fig.axes[-1].get_xlabel()

@@ -1,5 +1,5 @@
 """`cuescore serve` driven through gradio_client, against a real server on a free loopback port:
-generation and downloads, rejected uploads with the CLI's message, concurrent jobs, expiry of
+generation and downloads, rejected uploads with the CLI's message, regenerating a range, concurrent jobs, expiry of
 session folders and their removal on shutdown. The tests run in file order on the session's
 server (conftest `web_server`); the last one shuts it down."""
 
@@ -169,11 +169,54 @@ def test_two_requests_at_once_both_finish(web_server, clips, tmp_path):
     assert all(".mid" in _downloads(r) for r in results)
 
 
+def _notes(midi: Path) -> dict[str, list[tuple]]:
+    """Each track's notes as (start s, end s, pitch, velocity), rounded to the MIDI's tick."""
+    tracks = pretty_midi.PrettyMIDI(str(midi)).instruments
+    return {t.name: [(round(n.start, 3), round(n.end, 3), n.pitch, n.velocity) for n in t.notes] for t in tracks}
+
+
+def test_regenerate_a_range_keeps_every_note_outside_it(web_server, clips, tmp_path):
+    client = _client(web_server, tmp_path)  # a hit at 1 s puts a bar line there: bars 0-1 s and 1-2 s
+    original = _downloads(client.predict(handle_file(str(clips["short"])), 1, "affective", False,
+                                         *_with(hits="1.0"), api_name="/generate"))
+    status, player, timeline, files = client.predict(1, 0.2, 0.9, "", api_name="/regenerate")
+    new = {Path(p).suffix: Path(p) for p in files}
+    record = json.loads(new[".json"].read_text())["regenerated"]
+    a, b = record["start"], record["end"]
+    assert (a, b) == (0.0, 1.0) and record["seed"] == 1
+    assert "regenerated **0.00-1.00 s** (asked 0.2-0.9 s, widened to bar lines) with seed 1" in status
+    assert Path(player).suffix == ".mp4" and Path(timeline).suffix == ".png"
+    assert {".mp4", ".mid", ".wav", ".json", ".png"} <= set(new)
+    before, after = _notes(original[".mid"]), _notes(new[".mid"])
+    assert before.keys() == after.keys()
+    kept = changed = 0
+    for name, notes in before.items():
+        outside = [n for n in notes if n[1] <= a + 1e-3 or n[0] >= b - 1e-3]
+        assert all(n in after[name] for n in outside), name
+        kept += len(outside)
+        changed += [n for n in notes if a <= n[0] < b] != [n for n in after[name] if a <= n[0] < b]
+    assert kept >= 3 and changed >= 1
+
+
+@pytest.mark.parametrize("start, end, seed, message", [
+    (1.5, 1.0, "", "--from 1.5 must be below --to 1"), (0.5, 9.0, "", "the range 0.5..9 s lies outside the video"),
+    (0.2, 0.9, "two", "--seed 'two' is not a whole number")])
+def test_bad_range_is_the_cli_message(web_server, clips, tmp_path, start, end, seed, message):
+    client = _client(web_server, tmp_path)
+    with pytest.raises(AppError, match="nothing to regenerate yet: press Generate first"):
+        client.predict(1, start, end, seed, api_name="/regenerate")
+    _generate(client, clips["short"])
+    with pytest.raises(AppError) as caught:
+        client.predict(1, start, end, seed, api_name="/regenerate")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_session_folders_are_removed_after_their_expiry(web_server):
     deadline = time.monotonic() + KEEP_MINUTES * 60 + 15
     while any((web_server.root / "sessions").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not any((web_server.root / "sessions").iterdir())
+    left = [p.relative_to(web_server.root) for p in (web_server.root / "sessions").rglob("*")]
+    assert not any((web_server.root / "sessions").iterdir()), left
 
 
 def test_shutdown_removes_every_temporary_file(web_server):

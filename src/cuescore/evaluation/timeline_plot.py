@@ -2,7 +2,8 @@
 
 Video features from OUT.json (emotion class probabilities, valence and arousal, motion, with the
 cuts drawn through every panel) sit above the music (tempo, beats and downbeats, chords, note
-density, energy and the loudness of OUT.wav per second). `cuescore plot` and the web page both draw
+density, energy with the intensity curve it followed, and the loudness of OUT.wav per second); the
+user's hit points are solid lines through every panel. `cuescore plot` and the web page both draw
 it with `timeline_figure`. matplotlib (Agg backend, no display needed) is imported on first use.
 """
 
@@ -127,8 +128,31 @@ def _music_panels(axes: list[Axes], data: dict[str, Any], duration: float) -> No
     bars = list(data.get("downbeats", []))
     _per_bar(axes[3], data.get("density", []), bars, duration, color="#f3a712")
     axes[3].set_ylim(-0.2, 4.2)
-    _per_bar(axes[4], data.get("energy", []), bars, duration, color="#e4572e")
+    _per_bar(axes[4], data.get("energy", []), bars, duration, color="#e4572e", label="energy")
     axes[4].set_ylim(-0.05, 1.05)
+    _intensity(axes[4], data)
+
+
+def _intensity(ax: Axes, data: dict[str, Any]) -> None:
+    """The per-second intensity curve (0-1) the energy followed, in the energy panel: the user's
+    keyframes (`--intensity`) or the curve derived from the video."""
+    if not data.get("intensity"):
+        return
+    given = bool(data.get("controls", {}).get("intensity"))
+    _steps(ax, data["intensity"], color="#1b4f72", lw=1.6 if given else 0.9, ls="-" if given else ":",
+           label="intensity keyframes" if given else "intensity (video)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+def _hits(axes: list[Axes], hits: list[float]) -> None:
+    """The user's hit points: a solid line through every panel, marked with a triangle on top."""
+    if not hits:
+        return
+    for ax in axes:
+        for hit in hits:
+            ax.axvline(hit, color="#117a65", lw=1.6, alpha=0.9)
+    axes[0].plot(hits, [1.0] * len(hits), "v", color="#117a65", ms=8, clip_on=False,
+                 transform=axes[0].get_xaxis_transform(), label="hit points")
 
 
 def timeline_figure(data: dict[str, Any], wav: str | os.PathLike | None = None) -> Figure:
@@ -153,8 +177,10 @@ def timeline_figure(data: dict[str, Any], wav: str | os.PathLike | None = None) 
         ax.tick_params(labelsize=7)
         for cut in data["cuts"]:
             ax.axvline(cut, color="#c0392b", lw=0.9, ls="--", alpha=0.7)
+    hits = list(data.get("hits", []))
+    _hits(list(axes), hits)
     axes[-1].set_xlim(0, duration)
-    axes[-1].set_xlabel("time (s); dashed red lines: cuts")
+    axes[-1].set_xlabel("time (s); dashed red lines: cuts" + ("; solid green lines ▼: hit points" if hits else ""))
     fig.suptitle(f"video features (top) and the music they shaped (bottom): {_title(data)}", fontsize=10)
     return fig
 

@@ -1,12 +1,15 @@
 """The gradio page of `cuescore serve`: upload (or the demo clip), generated settings, Generate,
-side-by-side candidates with their timeline figures, downloads.
+side-by-side candidates with their timeline figures, downloads, and "Regenerate range" of one
+candidate beside them.
 
-It calls the library only (`web.jobs` → `score_video`, `plot_timeline`); a `CuescoreError` is shown
-as its one-line message (`gr.Error`), never a traceback, and the server keeps serving.
+It calls the library only (`web.jobs` → `score_video`, `regenerate_range`, `plot_timeline`); a
+`CuescoreError` is shown as its one-line message (`gr.Error`), never a traceback, and the server
+keeps serving.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -14,15 +17,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import gradio as gr
 
 from cuescore.controls import CONTROLS, GROUP_TITLES
 from cuescore.engines.catalog import DEFAULT_ENGINE
-from cuescore.errors import CuescoreError
+from cuescore.errors import CuescoreError, InputError, OptionError
 from cuescore.web.form import SettingsForm, available_engines
-from cuescore.web.jobs import MAX_CANDIDATES, ServerSettings, check_upload, generate_candidates
+from cuescore.web.jobs import (MAX_CANDIDATES, ServerSettings, check_upload, generate_candidates, keep_upload,
+                              regenerate_candidate)
 from cuescore.web.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class WebApp:
         self.url = ""
 
     def _layout(self) -> None:
+        results = gr.State([])  # this session's result JSONs, candidate by candidate (kept on the server)
         gr.Markdown("# cuescore — music for a video\nUpload a video (or use the demo clip), choose an engine and "
                     "the controls, press **Generate**. The timeline under each player shows the video features "
                     "(top) and the music they shaped (bottom).")
@@ -77,14 +82,17 @@ class WebApp:
                                                     elem_id=f"player{i}"))
                             timelines.append(gr.Image(label="timeline: video features above the music",
                                                       type="filepath", interactive=False, elem_id=f"timeline{i}"))
+                    regenerated = self._regenerated_column()
                 downloads = gr.File(label="downloads: MP4, MIDI, WAV, JSON, timeline PNG (and stems)",
                                     file_count="multiple",
                                     interactive=False, elem_id="downloads")
+                self._regenerate_controls(results, regenerated)
         demo.click(self._demo_clip, outputs=video, api_name="demo_clip")
         engine.change(lambda name: [gr.Group(visible=n == name) for n in self.form.groups],
                       inputs=engine, outputs=list(self.form.groups.values()), api_name=False)
         button.click(self._generate, inputs=[video, count, engine, stems, *self.form.inputs],
-                     outputs=[status, *players, *timelines, downloads, *columns], api_name="generate")
+                     outputs=[status, *players, *timelines, downloads, *columns, regenerated[0], results],
+                     api_name="generate")
 
     def _demo_clip(self) -> str:
         """The built-in demo clip, rendered once into the workspace."""
@@ -99,25 +107,86 @@ class WebApp:
 
     def _generate(self, request: gr.Request, progress=gr.Progress(), *values: Any) -> list[Any]:  # noqa: B008
         video, count, engine, stems, *rest = values
-        try:
+        with self._shown_errors("generate", video):
             controls, options = self.form.read(engine, rest)
             info = check_upload(video, self.settings)
             with self.workspace.job(request.session_hash or "anonymous") as folder:
-                found = generate_candidates(video, folder, controls, engine, options, int(count), bool(stems), info,
-                                            lambda done, what: progress(done, desc=what))
-        except CuescoreError as exc:
-            raise gr.Error(self._public(str(exc), video), duration=None, print_exception=False) from None
-        except Exception as exc:  # noqa: BLE001 - logged here; the page shows one line and keeps serving
-            log.exception("generate failed")
-            raise gr.Error(self._public(f"internal error: {type(exc).__name__}: {exc}", video), duration=None,
-                           print_exception=False) from None
+                found = generate_candidates(keep_upload(video, folder), folder, controls, engine, options, int(count),
+                                            bool(stems), info, lambda done, what: progress(done, desc=what))
         hidden = [None] * (MAX_CANDIDATES - len(found))
         players = [str(c.outputs["video"]) for c in found] + hidden
         timelines = [str(c.timeline) for c in found] + hidden
         files = [str(p) for c in found for p in (*c.outputs.values(), c.timeline)]
         status = "\n".join(f"- **seed {c.seed}**: {c.summary}" for c in found)
         shown = [gr.Column(visible=i < len(found)) for i in range(MAX_CANDIDATES)]
-        return [status, *players, *timelines, files, *shown]
+        jsons = [str(c.outputs["json"]) for c in found]  # what "Regenerate range" may rewrite from now on
+        return [status, *players, *timelines, files, *shown, gr.Column(visible=False), jsons]
+
+    def _regenerated_column(self) -> list[Any]:
+        """The column beside the candidates that shows a regenerated range: [column, player, timeline, downloads]."""
+        with gr.Column(min_width=240, visible=False) as column:
+            player = gr.Video(label="regenerated range", interactive=False, elem_id="regen-player")
+            timeline = gr.Image(label="timeline of the regenerated version", type="filepath", interactive=False,
+                                elem_id="regen-timeline")
+            files = gr.File(label="downloads of the regenerated version", file_count="multiple", interactive=False,
+                            elem_id="regen-downloads")
+        return [column, player, timeline, files]
+
+    def _regenerate_controls(self, results: gr.State, regenerated: list[Any]) -> None:
+        """'Regenerate range': rewrite seconds from..to of one candidate, keeping the rest of its notes."""
+        with gr.Accordion("regenerate a range", open=True):
+            gr.Markdown("Rewrite only part of a candidate: its notes outside the range stay as they are; the range "
+                        "is widened to the bar lines around it.")
+            with gr.Row():
+                which = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="candidate", elem_id="regen-candidate")
+                start = gr.Number(None, label="from (s)", elem_id="regen-from")
+                end = gr.Number(None, label="to (s)", elem_id="regen-to")
+                seed = gr.Textbox("", label="seed", placeholder="the candidate's seed + 1", elem_id="regen-seed")
+            button = gr.Button("Regenerate range", elem_id="regenerate")
+            status = gr.Markdown(elem_id="regen-status")
+        column, *shown = regenerated
+        button.click(self._regenerate, inputs=[results, which, start, end, seed], outputs=[status, *shown, column],
+                     api_name="regenerate")
+
+    def _regenerate(self, results: list[str], which: float, start: float | None, end: float | None,
+                    seed: str | None, request: gr.Request, progress=gr.Progress()) -> list[Any]:  # noqa: B008
+        with self._shown_errors("regenerate", None):
+            session = request.session_hash or "anonymous"
+            with self.workspace.job(session) as folder:
+                source = self._session_result(session, results, which)
+                found, (a, b) = regenerate_candidate(source, folder, start, end, seed,
+                                                     lambda done, what: progress(done, desc=what))
+        status = (f"candidate {int(which)}: regenerated **{a:.2f}-{b:.2f} s** (asked {start:g}-{end:g} s, widened to "
+                  f"bar lines) with seed {found.seed}; {found.summary}")
+        files = [str(p) for p in (*found.outputs.values(), found.timeline)]
+        return [status, str(found.outputs["video"]), str(found.timeline), files, gr.Column(visible=True)]
+
+    def _session_result(self, session: str, results: list[str], which: float) -> Path:
+        """The result JSON of candidate `which` of this session's last Generate; only files in the
+        session's own folder."""
+        if not results:
+            raise InputError("nothing to regenerate yet: press Generate first")
+        if not 1 <= int(which) <= len(results):
+            raise OptionError(f"candidate {int(which)} is out of range; allowed: 1..{len(results)}")
+        path = Path(results[int(which) - 1]).resolve()
+        if not path.is_relative_to(self.workspace.session_dir(session).resolve()):
+            raise InputError("that result belongs to another session; press Generate")
+        if not path.is_file():
+            raise InputError(f"this result was removed after {self.settings.keep_minutes:g} min without use; "
+                             "press Generate again")
+        return path
+
+    @contextlib.contextmanager
+    def _shown_errors(self, what: str, video: str | None) -> Iterator[None]:
+        """A `CuescoreError` shown as its one line (`gr.Error`); anything else logged, shown as one line."""
+        try:
+            yield
+        except CuescoreError as exc:
+            raise gr.Error(self._public(str(exc), video), duration=None, print_exception=False) from None
+        except Exception as exc:  # noqa: BLE001 - logged here; the page shows one line and keeps serving
+            log.exception("%s failed", what)
+            raise gr.Error(self._public(f"internal error: {type(exc).__name__}: {exc}", video), duration=None,
+                           print_exception=False) from None
 
     def _public(self, message: str, video: str | None) -> str:
         """`message` without the server's folders: the upload is named as the user named it."""

@@ -1,14 +1,18 @@
 """What one press of Generate does, with the library only (no gradio here).
 
-The upload is checked against the server's limits and scored once (`score_video`) or as several
-candidates (seeds seed, seed+1, ...) that share one analysis (`score_candidates`); each
-candidate gets its timeline figure. Errors are the library's `CuescoreError`s, whose one-line
+The upload is checked against the server's limits, kept in the job's folder and scored once
+(`score_video`) or as several candidates (seeds seed, seed+1, ...) that share one analysis
+(`score_candidates`); each candidate gets its timeline figure. A range of a candidate can then be rewritten
+(`regenerate_candidate`). Errors are the library's `CuescoreError`s, whose one-line
 messages the page shows as they are.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -75,6 +79,17 @@ def check_upload(video: str | Path | None, settings: ServerSettings) -> VideoInf
     return info
 
 
+def keep_upload(video: str | Path, folder: Path) -> Path:
+    """`video` linked (or copied) into the job `folder`, so the result's recorded video lives as
+    long as the result, whatever gradio does with its own copy of the upload."""
+    kept = folder / Path(video).name
+    try:
+        os.link(video, kept)
+    except OSError:
+        shutil.copy2(video, kept)
+    return kept
+
+
 def generate_candidates(
     video: str | Path,
     folder: Path,
@@ -122,3 +137,46 @@ class _CandidateProgress:
         self.progress(min((self.index + done) / self.count, 0.99), what)
         if stage == "done":
             self.index += 1
+
+
+def regenerate_candidate(
+    result_json: Path,
+    folder: Path,
+    start: float | None,
+    end: float | None,
+    seed: str | int | None,
+    progress: Callable[[float, str], None],
+) -> tuple[Candidate, tuple[float, float]]:
+    """Rewrite seconds [start, end) of the result `result_json` (`regenerate_range`, seed
+    default (None or blank): its seed + 1) into `folder`, with its timeline PNG; the new candidate and the
+    range actually rewritten (widened to bar lines), in seconds. Errors: the library's one-line
+    `CuescoreError`s, before any work."""
+    from cuescore.evaluation.timeline_plot import plot_timeline
+    from cuescore.regenerate import regenerate_range, regenerated_output
+    from cuescore.result_file import load_result
+
+    out = folder / regenerated_output(load_result(result_json)).name
+    result = regenerate_range(result_json, _seconds(start), _seconds(end), out, _seed(seed),
+                              progress=lambda stage, done: progress(min(done, 0.99), f"regenerate: {stage}"))
+    progress(1.0, "timeline")
+    record = json.loads(result.json.read_text())["regenerated"]
+    candidate = Candidate(record["seed"], result.outputs, plot_timeline(result.json, result.json.with_suffix(".png")),
+                          result.summary().replace(str(folder) + "/", ""))
+    return candidate, (record["start"], record["end"])
+
+
+def _seconds(value: float | None) -> float:
+    """A number box's value as seconds (an empty box is NaN: `regenerate_range` names it)."""
+    return float("nan") if value is None else float(value)
+
+
+def _seed(value: str | int | None) -> int | None:
+    """The seed box's value: None when blank (the library's default), else a whole number."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise OptionError(f"--seed {text!r} is not a whole number; leave it empty for the candidate's "
+                          "seed + 1") from None

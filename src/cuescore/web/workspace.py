@@ -71,7 +71,8 @@ class Workspace:
         now = time.time()
         for folder in sorted((self.root / "sessions").glob("*")):
             with self._lock:
-                if folder.name in self._running or now - _last_change(folder) <= self.keep_seconds:
+                idle = folder.is_dir() and now - _last_change(folder) > self.keep_seconds  # a closed tab's may be gone
+                if folder.name in self._running or not idle:
                     continue
                 shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
