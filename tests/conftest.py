@@ -36,8 +36,8 @@ def features_dir(demo_clip, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory):
-    """One `cuescore serve` subprocess for the web and browser tests (see web_fixtures.SERVER_ARGS);
-    test_web.py's last test shuts it down."""
+    """One `cuescore serve` subprocess for the web and browser tests (see web_fixtures.SERVER_ARGS),
+    stopped at the end of the session."""
     from web_fixtures import SERVER_ARGS, start_server
 
     server = start_server(tmp_path_factory.mktemp("serve"), *SERVER_ARGS)

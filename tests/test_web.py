@@ -1,7 +1,7 @@
 """`cuescore serve` driven through gradio_client, against a real server on a free loopback port:
 generation and downloads, rejected uploads with the CLI's message, regenerating a range, concurrent jobs, expiry of
-session folders and their removal on shutdown. The tests run in file order on the session's
-server (conftest `web_server`); the last one shuts it down."""
+session folders and their removal on shutdown. The tests share the session's server (conftest
+`web_server`); the shutdown test starts and stops its own."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from cuescore.controls import Controls  # noqa: E402
 from cuescore.web.jobs import ServerSettings, check_upload, generate_candidates  # noqa: E402
 from cuescore.web.workspace import Workspace  # noqa: E402
 from video_factory import make_video  # noqa: E402
-from web_fixtures import KEEP_MINUTES, MAX_UPLOAD_MB  # noqa: E402
+from web_fixtures import KEEP_MINUTES, MAX_UPLOAD_MB, SERVER_ARGS, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,11 @@ def test_session_folders_are_removed_after_their_expiry(web_server):
     assert not any((web_server.root / "sessions").iterdir()), left
 
 
-def test_shutdown_removes_every_temporary_file(web_server):
-    assert web_server.root.is_dir()
-    web_server.stop()
-    assert not web_server.root.exists()
+def test_shutdown_removes_every_temporary_file(clips, tmp_path):
+    server = start_server(tmp_path, *SERVER_ARGS)  # its own server: the shared one serves the other tests
+    try:
+        _generate(_client(server, tmp_path / "downloads"), clips["short"])
+        assert any(server.root.iterdir())
+    finally:
+        server.stop()
+    assert not server.root.exists()
