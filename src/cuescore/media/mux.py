@@ -124,10 +124,10 @@ class _Frames:
 
     def _take(self, k: int) -> np.ndarray:
         offset = self.cursor - self.block_start
-        if offset + k > self.block.shape[1]:
-            self.block_start = self.cursor
-            self.block = self.track.read(self.cursor, min(self.n, self.cursor + max(k, BLOCK)))
-            offset = 0
+        if offset + k > self.block.shape[1]:  # the rest of this block and the next: every read starts where one ended
+            end = self.block_start + self.block.shape[1]
+            fresh = self.track.read(end, min(self.n, end + max(k, BLOCK)))
+            self.block, self.block_start, offset = np.concatenate([self.block[:, offset:], fresh], axis=1), self.cursor, 0
         return self.block[:, offset: offset + k]
 
     def encode_until(self, dst, stream, stop: int, first_pts: int) -> None:
