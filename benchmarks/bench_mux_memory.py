@@ -27,11 +27,11 @@ _CHILD = """
 import resource, sys
 import numpy as np
 from cuescore.media import mux, probe
-from cuescore.media.track import Mapped, Silence
+from cuescore.media.track import spooled
 video, out, gain = sys.argv[1], sys.argv[2], float(sys.argv[3])
 n = int(probe(video).duration * 44100)
 noise = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 1 << 16)).astype(np.float32)
-music = Mapped(Silence(2, n, 44100), lambda block: block + noise[:, :block.shape[1]])
+music = spooled((noise[:, :min(1 << 16, n - start)] for start in range(0, n, 1 << 16)), 2, 44100)  # as synthesis leaves it
 mux(video, music, out, original_gain=gain)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
