@@ -137,3 +137,25 @@ def test_damaged_copies_of_the_shared_test_video_decode_with_warnings(shared_med
         assert frames > 0 and len(messages) <= 1, (name, messages)
         if messages:
             assert RANGE.search(messages[0]), messages
+
+
+def test_the_features_of_a_truncated_video_score_it_and_fit_no_other(clip, tmp_path):
+    import json
+
+    from cli_runner import cli
+
+    from cuescore.analysis import VideoFeatures
+
+    truncated = _variants(clip.path, tmp_path)["truncated"]
+    code, _, err = cli("analyze", truncated, "-o", tmp_path / "features")
+    assert code == 0, err
+    analysed = VideoFeatures.load(tmp_path / "features").duration
+    assert analysed < probe(truncated).duration - 1.0  # cut to what decodes, shorter than the header says
+    code, _, err = cli("generate", "--features", tmp_path / "features", truncated, "-o", tmp_path / "out.mp4")
+    assert code == 0, err
+    assert json.loads((tmp_path / "out.json").read_text())["duration"] == pytest.approx(analysed)
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        sound = out.streams.audio[0]
+        assert float(sound.duration * sound.time_base) == pytest.approx(analysed, abs=0.1)
+    code, _, err = cli("generate", "--features", tmp_path / "features", clip.path, "-o", tmp_path / "whole.mp4")
+    assert code == 2 and "features describe" in err  # the whole clip is longer: not its features

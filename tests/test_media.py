@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import av
 import numpy as np
 import pytest
+import soxr
 
 from cuescore.errors import InputError, OutputError
-from cuescore.media import Audio, iter_frames, mux, probe, read_audio_track
+from cuescore.media import Audio, iter_frames, mux, probe, read_audio_track, write_wav
+from cuescore.media.mux import mix_original
+from cuescore.media.track import ArrayTrack, Mapped, Silence, resampled, with_channels
 from video_factory import make_audio_only, make_video
 
 
@@ -122,10 +127,15 @@ def test_mux_keeps_original_audio_under_the_new_track(demo_clip, tmp_path):
 
 def test_mux_to_webm_uses_opus(tmp_path):
     src = make_video(tmp_path / "in.webm", codec="libvpx", n_frames=30, fps=30)
-    out = mux(src, Audio(np.zeros((2, 44100), np.float32), 44100), tmp_path / "out.webm")
+    tone = np.sin(2 * np.pi * 440 * np.arange(44100) / 44100).astype(np.float32)[None] * 0.5  # mono, 44.1 kHz
+    out = mux(src, Audio(tone, 44100), tmp_path / "out.webm")
     with av.open(str(out)) as c:
-        assert c.streams.audio[0].codec_context.name == "opus"
+        assert c.streams.audio[0].codec_context.name == "opus" and c.streams.audio[0].rate == 48000
     assert _video_packets(out) == _video_packets(src)
+    sound = read_audio_track(out, 48000).samples[:, 4800:43200]  # stereo, resampled to 48 kHz on the way
+    spectrum = np.abs(np.fft.rfft(sound[0]))
+    assert np.argmax(spectrum) * 48000 / sound.shape[1] == pytest.approx(440, abs=2)
+    assert np.sqrt((sound ** 2).mean()) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
 
 
 def test_mux_failures_leave_nothing(demo_clip, tmp_path):
@@ -169,3 +179,41 @@ def test_duration_is_the_video_streams_even_when_the_audio_runs_longer(tmp_path)
             out.mux(a.encode(af))
         out.mux(a.encode(None))
     assert probe(path).duration == pytest.approx(2.0, abs=1 / 30)
+
+
+def _mixed_for_the_muxer(music, rate, source, gain, start_time=0.0):
+    """What `mux` encodes for `music` [C, N] at `rate` with `source`'s audio under it: stereo at
+    48 kHz (Opus's rate), resampled and mixed a block at a time."""
+    return mix_original(resampled(with_channels(ArrayTrack(music, rate), 2), 48000), source, gain, start_time)
+
+
+def test_the_streamed_opus_soundtrack_with_the_original_under_it_equals_the_one_made_in_memory(demo_clip):
+    music = np.random.default_rng(1).uniform(-0.95, 0.95, (1, 44100 * 12 + 7)).astype(np.float32)
+    start = probe(demo_clip.path).start_time
+    track = _mixed_for_the_muxer(music, 44100, demo_clip.path, 0.9, start)
+    streamed = np.concatenate([block for _, block in track.blocks(size=5000)], axis=1)
+
+    whole = soxr.resample(np.repeat(music, 2, axis=0).T, 44100, 48000).T
+    original = read_audio_track(demo_clip.path, 48000, 2, align_to=start).fit_length(whole.shape[1]).samples
+    mixed = whole + np.float32(0.9) * original
+    peak = float(np.abs(mixed).max())
+    assert peak > 0.999  # the peak scaling is exercised
+    assert streamed.shape == mixed.shape
+    assert np.abs(streamed - mixed * np.float32(0.999 / peak)).max() <= 1e-6
+
+
+def test_streamed_mixing_and_resampling_take_memory_independent_of_duration(tmp_path):
+    def peak_bytes(minutes):
+        n = int(minutes * 60 * 44100)
+        source = tmp_path / f"original_{minutes}.wav"
+        write_wav(Mapped(Silence(2, n, 44100), lambda b: b + np.float32(0.25)), source)
+        tracemalloc.start()
+        music = Mapped(Silence(2, n, 44100), lambda b: b + np.float32(0.1))
+        for _ in mix_original(resampled(music, 48000), source, 0.5).blocks():
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    short, long = peak_bytes(0.5), peak_bytes(2)
+    assert long < 1.3 * short + (1 << 20), (short, long)  # an in-memory mix of 2 min would need 90 MB more

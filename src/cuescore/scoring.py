@@ -27,6 +27,7 @@ from cuescore.errors import OptionError, OutputError
 from cuescore.fileio import atomic_path, check_output_path, write_json
 from cuescore.media import VideoInfo, mux, probe, write_wav
 from cuescore.media.mux import check_muxable
+from cuescore.media.decode import TRUNCATED_SECONDS, last_frame_time
 from cuescore.media.track import ArrayTrack, Track
 from cuescore.music.plan import MusicPlan
 from cuescore.music.score import Score
@@ -113,9 +114,27 @@ def _check_features(features: VideoFeatures, info: VideoInfo) -> None:
         features.validate()
     except ValueError as exc:
         raise OptionError(f"the features are malformed ({exc}); run `cuescore analyze` again") from None
-    if abs(features.duration - info.duration) > max(1.0 / max(info.fps, 1.0), 0.05):
+    if abs(features.duration - info.duration) > _tolerance(info):
         raise OptionError(f"the features describe a {features.duration:.2f} s video ({features.source or 'unknown'}), "
                           f"this one lasts {info.duration:.2f} s; analyse this video or pass its own features")
+
+
+def _tolerance(info: VideoInfo) -> float:
+    """Seconds by which features' duration may differ from the video's: a frame, at least 50 ms."""
+    return max(1.0 / max(info.fps, 1.0), 0.05)
+
+
+def _truncated_info(video: Path, info: VideoInfo, features: VideoFeatures) -> VideoInfo:
+    """`info` cut to `features`' length when they are shorter than the video's header says and
+    the file breaks off within `TRUNCATED_SECONDS` after their end (`analyze` cuts a truncated
+    file's features to what it decoded; a threaded decode can miss a few frames before the cut).
+    Only the stretch around the features' end is decoded, and only for such features."""
+    if features.duration >= info.duration - _tolerance(info):
+        return info
+    reach = features.duration + TRUNCATED_SECONDS
+    end = last_frame_time(video, info.start_time, reach) + 1.0 / max(info.fps, 1.0)
+    fits = features.duration - _tolerance(info) <= end <= reach + 1.0 / max(info.fps, 1.0)
+    return dataclasses.replace(info, duration=features.duration) if fits else info
 
 
 def _scored_info(info: VideoInfo, features: VideoFeatures) -> VideoInfo:
@@ -259,7 +278,8 @@ def score_video(
     paths = output_paths(out_path if out_path is not None else default_output(video, info.codec))
     _check_outputs(video, paths, info)
     if features is not None:
-        _check_features(features, info)
+        _check_features(features, _truncated_info(video, info, features))
+        info = _scored_info(info, features)
         features = dataclasses.replace(features, source=str(video))  # engines that read frames find them here
     bank = find_soundfont(controls.soundfont)
     stage = _StageClock(_reporter(progress))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -12,7 +14,7 @@ import soundfile as sf
 from cuescore.errors import InputError
 from cuescore.fileio import atomic_path
 from cuescore.media.probe import _reason, open_container
-from cuescore.media.track import ArrayTrack, Track
+from cuescore.media.track import ArrayTrack, Streamed, Track, mix_channels
 
 
 @dataclass
@@ -48,10 +50,7 @@ class Audio:
 
     def to_channels(self, channels: int) -> "Audio":
         """Mono ↔ stereo conversion (mono is duplicated; more channels are averaged to mono first)."""
-        if self.channels == channels:
-            return self
-        mono = self.samples.mean(axis=0, keepdims=True)
-        return Audio(np.repeat(mono, channels, axis=0), self.sample_rate)
+        return self if self.channels == channels else Audio(mix_channels(self.samples, channels), self.sample_rate)
 
 
 def write_wav(audio: Audio | Track, path: str | os.PathLike) -> None:
@@ -70,26 +69,36 @@ def read_audio_track(path: str | os.PathLike, sample_rate: int = 44100, channels
     align_to: a container time in seconds (e.g. the video's `VideoInfo.start_time`); the result
     is padded or trimmed at the front so that its sample 0 sounds at that time.
     """
-    layout = "stereo" if channels == 2 else "mono"
+    chunks = list(_decoded(path, sample_rate, channels, align_to))
+    return Audio(np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32), sample_rate)
+
+
+def audio_track_stream(path: str | os.PathLike, n: int, sample_rate: int = 44100, channels: int = 2,
+                       align_to: float | None = None) -> Track:
+    """`read_audio_track` as a `Track` of exactly `n` samples (cut or padded with silence),
+    decoded a block at a time as it is read: memory does not grow with the file's length."""
+    return Streamed(channels, n, sample_rate, lambda: _decoded(path, sample_rate, channels, align_to))
+
+
+def _decoded(path, sample_rate: int, channels: int, align_to: float | None) -> Iterator[np.ndarray]:
+    """Blocks [channels, k] of the first audio stream at `sample_rate`, in order (`read_audio_track`)."""
     with open_container(path) as container:
         if not container.streams.audio:
             raise InputError(f"{path}: has no audio track")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        chunks = []
-        first_time = None
+        resampler = av.AudioResampler(format="fltp", layout="stereo" if channels == 2 else "mono", rate=sample_rate)
+        skip = 0  # samples still to drop at the front, when the audio starts before `align_to`
         try:
-            for frame in container.decode(stream):
-                if first_time is None and frame.time is not None:
-                    first_time = float(frame.time)
+            for frame in itertools.chain(container.decode(stream), [None]):  # None flushes
+                if frame is not None and align_to is not None and frame.time is not None:
+                    shift, align_to = int(round((float(frame.time) - align_to) * sample_rate)), None
+                    if shift > 0:
+                        yield np.zeros((channels, shift), np.float32)
+                    skip = max(0, -shift)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
+                    data = out.to_ndarray()
+                    cut, skip = min(skip, data.shape[1]), skip - min(skip, data.shape[1])
+                    if cut < data.shape[1]:
+                        yield data[:, cut:]
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the audio track cannot be decoded ({_reason(exc)})") from None
-    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    if align_to is not None and first_time is not None:
-        shift = int(round((first_time - align_to) * sample_rate))
-        data = np.pad(data, ((0, 0), (shift, 0))) if shift > 0 else data[:, -shift:]
-    return Audio(data, sample_rate)

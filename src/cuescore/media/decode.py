@@ -163,6 +163,30 @@ def _declared_duration(container, stream) -> float | None:
     return container.duration / 1e6 if container.duration is not None else None
 
 
+def last_frame_time(path: str | os.PathLike, start_time: float, until: float) -> float:
+    """Seconds from `start_time` (the video's first frame) to the last frame that decodes,
+    decoding from the keyframe before `until` s only, and stopping at the first frame past
+    `until`: a result above `until` means the video goes on. 0 when no frame decodes there."""
+    last = 0.0
+    with open_container(path) as container:
+        stream = video_stream(container, path)
+        try:
+            container.seek(int(max(0.0, start_time + until - 1.0) / stream.time_base), stream=stream)
+        except av.error.FFmpegError:
+            pass  # unseekable: decode from the start
+        for packet in readable_packets(container, stream):
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                if frame.time is not None:
+                    last = float(frame.time) - start_time
+                    if last > until:
+                        return last
+    return last
+
+
 @dataclass(frozen=True)
 class Sampling:
     """One view of a video: the first frame at or after each multiple of `1 / fps` seconds

@@ -12,10 +12,10 @@ import numpy as np
 
 from cuescore.errors import OutputError
 from cuescore.fileio import atomic_path, check_output_path
-from cuescore.media.audio import Audio, read_audio_track
+from cuescore.media.audio import Audio, audio_track_stream
 from cuescore.media.decode import readable_packets
 from cuescore.media.probe import VideoInfo, _reason, open_container, probe, video_stream
-from cuescore.media.track import BLOCK, ArrayTrack, Track
+from cuescore.media.track import BLOCK, ArrayTrack, Mixed, Track, resampled, scaled, with_channels
 
 # Audio codec per output container; Opus only runs at 48 kHz.
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -32,16 +32,14 @@ def audio_codec_for(path: str | os.PathLike) -> str:
     return _AUDIO_CODEC[suffix]
 
 
-def mix_original(audio: Audio, video_path: str | os.PathLike, gain: float, start_time: float = 0.0) -> Audio:
-    """`audio` (starting at the video's first frame, `start_time` s) with the video's own audio
-    track mixed under it, time-aligned, at linear `gain` (peak-limited to 1)."""
-    original = read_audio_track(video_path, audio.sample_rate, audio.channels, align_to=start_time)
-    original = original.fit_length(audio.samples.shape[1])
-    mixed = audio.samples + gain * original.samples
-    peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
-    if peak > 0.999:
-        mixed *= 0.999 / peak
-    return Audio(mixed, audio.sample_rate)
+def mix_original(track: Track, video_path: str | os.PathLike, gain: float, start_time: float = 0.0) -> Track:
+    """`track` (starting at the video's first frame, `start_time` s) with the video's own audio
+    track mixed under it, time-aligned, at linear `gain`; scaled down if its peak passes 0.999
+    (a first pass measures the peak; both passes decode the original a block at a time)."""
+    original = audio_track_stream(video_path, track.n, track.sample_rate, track.channels, align_to=start_time)
+    mixed = Mixed(track, original, gain)
+    peak = max((float(np.max(np.abs(block))) for _, block in mixed.blocks() if block.size), default=0.0)
+    return scaled(mixed, 0.999 / peak) if peak > 0.999 else mixed
 
 
 def mux(
@@ -57,8 +55,8 @@ def mux(
     audio track, trimmed or padded to exactly the video's duration.
 
     audio: held in memory or a `Track`, which is read a block at a time as the video's packets
-        are copied (a stereo track at the codec's rate, with no original sound mixed in, is never
-        held whole; the other cases are converted in memory).
+        are copied; converting it to stereo at the codec's rate and mixing the original sound
+        under it stream too, so memory does not grow with the duration.
     original_gain: if > 0 and the video has sound, its audio is mixed under the new track at
         this linear gain. Written to a temporary file and renamed, so a failure leaves nothing.
     """
@@ -66,21 +64,12 @@ def mux(
     check_output_path(out_path)
     info = info or probe(video_path)
     track = audio if isinstance(audio, Track) else ArrayTrack(audio.samples, audio.sample_rate)
-    rate = _CODEC_RATE.get(codec, track.sample_rate)
-    mixing = original_gain > 0 and info.has_audio
-    if track.channels != 2 or mixing or rate != track.sample_rate:
-        whole = Audio(track.read(0, track.n), track.sample_rate).to_channels(2)
-        if mixing:
-            whole = mix_original(whole, video_path, original_gain, info.start_time)
-        if rate != whole.sample_rate:
-            from scipy.signal import resample_poly  # here: SciPy's import costs analyze a second
-
-            g = np.gcd(rate, whole.sample_rate)
-            whole = Audio(resample_poly(whole.samples, rate // g, whole.sample_rate // g, axis=1), rate)
-        track = ArrayTrack(whole.samples, rate)
+    track = resampled(with_channels(track, 2), _CODEC_RATE.get(codec, track.sample_rate))
+    if original_gain > 0 and info.has_audio:
+        track = mix_original(track, video_path, original_gain, info.start_time)
     check_muxable(video_path, out_path, info)
     with atomic_path(out_path) as tmp:
-        _write(video_path, track, int(round(info.duration * rate)), tmp, codec, bitrate, info)
+        _write(video_path, track, int(round(info.duration * track.sample_rate)), tmp, codec, bitrate, info)
     return Path(out_path)
 
 
@@ -135,10 +124,10 @@ class _Frames:
 
     def _take(self, k: int) -> np.ndarray:
         offset = self.cursor - self.block_start
-        if offset + k > self.block.shape[1]:
-            self.block_start = self.cursor
-            self.block = self.track.read(self.cursor, min(self.n, self.cursor + max(k, BLOCK)))
-            offset = 0
+        if offset + k > self.block.shape[1]:  # the rest of this block and the next: every read starts where one ended
+            end = self.block_start + self.block.shape[1]
+            fresh = self.track.read(end, min(self.n, end + max(k, BLOCK)))
+            self.block, self.block_start, offset = np.concatenate([self.block[:, offset:], fresh], axis=1), self.cursor, 0
         return self.block[:, offset: offset + k]
 
     def encode_until(self, dst, stream, stop: int, first_pts: int) -> None:
