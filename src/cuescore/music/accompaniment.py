@@ -108,7 +108,33 @@ def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             later = [o for o in onsets if o > pos]
             play(pos, (min(later) if later else bar.pos + bar.beats) - pos, BLOCK, pos - bar.pos)
     _hold_final(tl, track, lambda span: voicings[span.index][0], roll=0.04)
+    _ending_figure(tl, track, voicings, rng)
     return track
+
+
+ENDING_STEPS = {1: 1, 2: 2, 3: 2, 4: 4}
+"""Arpeggio notes per beat over the held final chord at each density level (none at level 0)."""
+
+
+def _ending_figure(tl: Timeline, track: Track, voicings: dict, rng: np.random.Generator) -> None:
+    """Over the held final chord, where the picture is still busy (level ≥ 1 at a beat), the keys
+    go on with a rising arpeggio of the final chord, `ENDING_STEPS[level]` notes a beat, so a
+    busy last shot is not met by a silent ring."""
+    span = tl.span_at(tl.ending)
+    if span is None or span.chord.is_none or tl.ending >= tl.duration:
+        return
+    tones = voicings[span.index][1]
+    pos, end, k = tl.position(tl.ending), tl.position(tl.duration), 0
+    while pos < end - 1e-6:
+        level = tl.level_at(tl.time(min(pos + 0.5, end)))
+        steps = ENDING_STEPS.get(level, 0)
+        for i in range(steps):
+            t0, t1 = tl.time(pos + i / steps), min(tl.time(pos + (i + 1) / steps), tl.duration)
+            if t0 < tl.duration - 0.05:
+                v = velocity(tl, t0, tl.energy_at(t0), 50, 40, i / steps, rng)
+                track.notes.append(Note(tones[k % len(tones)], t0, t1, v))
+                k += 1
+        pos += 1.0
 
 
 def _bars_before_ending(tl: Timeline) -> list[Bar]:
