@@ -30,9 +30,14 @@ pad, keys, bass and lead together sound about four or five pitches at once, as i
 (muspy polyphony 3.4-5.2), rather than six or seven."""
 
 
+PULSE_LEVEL = 2
+"""Density level from which the pad re-strikes its chord on the beat (a pulsing pad, as in pop
+choruses) rather than holding it through the span: busy moments sound busier in every part."""
+
+
 def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     """`PAD_VOICES` voices per chord span (more in calm bars), voice-led; tones common to two
-    chords are held across the change."""
+    chords are held across the change; on busy beats (`PULSE_LEVEL`) the chord is re-struck."""
     track = Track("pad", program)
     previous: list[int] | None = None
     held: dict[int, Note] = {}
@@ -42,18 +47,29 @@ def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             continue
         calm = tl.bar_at(span.start).density == 0
         voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=PAD_VOICES[0 if calm else 1])
-        v = velocity(tl, span.start, tl.energy_at(span.start), 40, 42, 0.0, rng)
-        kept: dict[int, Note] = {}
-        for pitch in voicing:
-            note = held.get(pitch)
-            if note is not None and abs(note.end - span.start) < 1e-6:
-                note.end = span.end
-            else:
-                note = Note(pitch, span.start, span.end, v)
-                track.notes.append(note)
-            kept[pitch] = note
-        held, previous = kept, voicing
+        for start, end in _pulses(tl, span):
+            v = velocity(tl, start, tl.energy_at(start), 40, 42, 0.0, rng)
+            kept: dict[int, Note] = {}
+            for pitch in voicing:
+                note = held.get(pitch)
+                if note is not None and abs(note.end - start) < 1e-6 and start == span.start:
+                    note.end = end
+                else:
+                    note = Note(pitch, start, end, v)
+                    track.notes.append(note)
+                kept[pitch] = note
+            held = kept
+        previous = voicing
     return track
+
+
+def _pulses(tl: Timeline, span: Span) -> list[tuple[float, float]]:
+    """`span` cut at the beats inside it whose level is at least `PULSE_LEVEL` (s, s)."""
+    start, end = tl.position(span.start), tl.position(min(span.end, tl.ending))
+    cuts = [tl.time(float(b)) for b in np.arange(np.floor(start) + 1, end - 1e-6)
+            if tl.level_at(tl.time(b + 0.5)) >= PULSE_LEVEL]
+    bounds = [span.start] + cuts + [span.end]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
