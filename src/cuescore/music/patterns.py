@@ -184,4 +184,4 @@ def velocity(tl: Timeline, t: float, energy: float, base: int, spread: int, offs
 
 def bass_level(tl: Timeline, t: float) -> int:
     """Bass rhythm level 0-4 at `t` seconds from the density level and energy there together."""
-    return int(np.clip(round(0.75 * tl.level_at(t) + tl.energy_at(t)), 0, 4))
+    return int(np.clip(round((tl.level_at(t) + 4.0 * tl.energy_at(t)) / 2.0), 0, 4))
