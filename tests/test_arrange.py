@@ -380,3 +380,17 @@ def test_the_keys_keep_moving_over_the_final_chord_while_the_picture_is_busy(bus
         assert len(struck) >= 2 * (beats - 1)
     else:
         assert not struck
+
+
+def test_pitched_parts_strike_a_marked_cut_harder():
+    """Without drums a cut must still be heard on its beat: notes of the keys and the bass that
+    start on a marked cut are played 16 velocity steps louder than the same notes unmarked."""
+    plan = make_plan(instruments={"keys": 0, "bass": 33})
+    unmarked = make_plan(instruments={"keys": 0, "bass": 33})
+    unmarked.marked_cuts = []
+    for index, role in enumerate(("keys", "bass")):
+        marked_notes, plain_notes = (PARTS[role](Timeline(p), 0, np.random.default_rng(index)).notes
+                                     for p in (plan, unmarked))
+        at_cut = [(a.velocity, b.velocity) for a, b in zip(marked_notes, plain_notes)
+                  if any(abs(a.start - c) < 1e-6 for c in plan.marked_cuts)]
+        assert at_cut and all(a == min(127, b + 16) for a, b in at_cut), (role, at_cut)
