@@ -4,7 +4,8 @@ Each writer takes the `Timeline`, a General MIDI program and a random generator,
 `Track` whose notes stay inside the plan: pad and keys play only tones of the chord sounding at
 their onset; the bass plays roots, fifths and octaves, plus one documented kind of passing note —
 an approach note a step (1-2 semitones) from the next chord's root in the beat before a chord change.
-From `Timeline.ending` on, every part holds the final chord to the end.
+From `Timeline.ending` on, every part holds the final chord to the end; where the picture is still
+busy there, the keys play an arpeggio of it over the held chord.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ ENDING_STEPS = {1: 1, 2: 2, 3: 2, 4: 4}
 """Arpeggio notes per beat over the held final chord at each density level (none at level 0)."""
 
 
-def _ending_figure(tl: Timeline, track: Track, voicings: dict, rng: np.random.Generator) -> None:
+def _ending_figure(tl: Timeline, track: Track, voicings: dict[int, tuple[list[int], list[int]]],
+                   rng: np.random.Generator) -> None:
     """Over the held final chord, where the picture is still busy (level ≥ 1 at a beat), the keys
     go on with a rising arpeggio of the final chord, `ENDING_STEPS[level]` notes a beat, so a
     busy last shot is not met by a silent ring."""
