@@ -67,9 +67,9 @@ def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
 def _pulses(tl: Timeline, span: Span) -> list[tuple[float, float]]:
     """`span` cut at the beats inside it whose level is at least `PULSE_LEVEL` (s, s)."""
     start, end = tl.position(span.start), tl.position(min(span.end, tl.ending))
-    cuts = [tl.time(float(b)) for b in np.arange(np.floor(start) + 1, end - 1e-6)
-            if tl.level_at(tl.time(b + 0.5)) >= PULSE_LEVEL]
-    bounds = [span.start] + cuts + [span.end]
+    beats = [tl.time(float(b)) for b in np.arange(np.floor(start) + 1, end - 1e-6)
+             if tl.level_at(tl.time(b + 0.5)) >= PULSE_LEVEL]
+    bounds = [span.start] + beats + [span.end]
     return list(zip(bounds[:-1], bounds[1:]))
 
 

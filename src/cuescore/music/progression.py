@@ -77,8 +77,8 @@ and from about a third of the pace up the harmony moves every bar or faster."""
 _PHRASE_CHORDS = 5          # fewest chords a section needs to close with a cadence of its own: with
                             # three, a multi-cut clip was mostly I and V (x-V-I, x-x-V per section)
 _FRESH = 0.1
-"""A section after the first (a new scene) opens on the tonic or the dominant with this weight
-against the chain's: a scene change brings a chord of another colour (ii, iii, IV, vi, ...), so a
+"""The chain's weight on the tonic and the dominant for a chord that starts a section or sits at a
+cut (a new scene): a scene change brings a chord of another colour (ii, iii, IV, vi, ...), so a
 multi-scene clip is not mostly I and V."""
 _MIN_CHORD = 1.2           # seconds: half-bar chords only when half a bar lasts this long
 
@@ -250,7 +250,7 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
     groups = _section_groups(slots, section_starts, todo)
     steps: list[Step] = []
     for g, group in enumerate(groups):
-        start = _start_weights(ctx, group[0], prev, primer) * (ctx.fresh_weights if group[0] in ctx.fresh else 1.0)
+        start = _start_weights(ctx, group[0], prev, primer)
         section, prev = _section_steps(ctx, group, start, g == len(groups) - 1, rng)
         steps.extend(section)
     steps = ornament(steps, key.mode, rng)
@@ -286,11 +286,13 @@ def _section_groups(slots: list[float], section_starts: list[float], todo: list[
 
 def _start_weights(ctx: _Context, first: int, prev: int | None, primer: list[Chord]) -> np.ndarray:
     """Weights of the degrees a section may open on: the chain from the previous section's last
-    degree, else any degree but the last primer chord's root, else the tonic."""
+    degree, else any degree but the last primer chord's root (tilted by `_FRESH` at a new scene), else
+    the tonic."""
     if prev is not None:
         return ctx.into(first)[prev]
     if primer:
-        return np.array([0.0 if (ctx.key.tonic + off) % 12 == primer[-1].root else 1.0 for _, off, _ in ctx.degrees])
+        weights = np.array([0.0 if (ctx.key.tonic + off) % 12 == primer[-1].root else 1.0 for _, off, _ in ctx.degrees])
+        return weights * (ctx.fresh_weights if first in ctx.fresh else 1.0)
     return np.eye(len(ctx.degrees))[0]
 
 
