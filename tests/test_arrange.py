@@ -341,3 +341,56 @@ def test_swing_plays_the_off_beat_eighths_late_and_keeps_the_anchors():
                 assert tl.position(y.start) == pytest.approx(pos + (1 / 6 if off_beat else 0.0), abs=1e-6)
             late += off_beat and y.start > x.start + 0.05
     assert late >= 10
+
+
+def _curved_plan(busy_at):
+    """Bars at density 2 and energy 0.5 with per-second activity 4 where `busy_at(second)` holds, else 0.5."""
+    plan = make_plan(duration=19.2, bpm=100.0, density=(2,), energy=(0.5,))
+    busy = np.array([busy_at(t) for t in range(20)])
+    plan.activity = np.where(busy, 4.0, 0.5).tolist()
+    plan.intensity = np.where(busy, 0.9, 0.2).tolist()
+    return plan, busy
+
+
+def test_pad_and_bass_play_more_onsets_where_the_picture_is_busier():
+    """Busy halves of each 2.4 s bar against calm ones: the pad re-strikes its chord on busy beats
+    (it only re-voiced at chord changes before) and the bass's rhythm follows the activity, so that
+    note density per second follows motion beyond the keys."""
+    plan, _ = _curved_plan(lambda t: (t + 0.5) % 2.4 >= 1.2)
+    score = arrange(plan, seed=0)
+    tl = Timeline(plan)
+    for name in ("pad", "bass"):
+        levels = [tl.level_at(n.start + 0.05) for n in score.track(name).notes if n.start < tl.ending]
+        loud, soft = sum(level >= 3 for level in levels), sum(level == 0 for level in levels)
+        assert loud >= 4 * max(soft, 1), (name, loud, soft)
+
+
+@pytest.mark.parametrize("busy_end", [True, False])
+def test_the_keys_keep_moving_over_the_final_chord_while_the_picture_is_busy(busy_end):
+    """Over the held final chord: a rising arpeggio of its tones, two notes a beat or more, where
+    the last seconds are busy; only the held chord where they are calm."""
+    plan, _ = _curved_plan(lambda t: busy_end and t >= 15)
+    tl = Timeline(plan)
+    keys = [n for n in arrange(plan, seed=0).track("keys").notes if n.start >= tl.ending - 1e-6]
+    final = set(plan.chords[-1].chord.pitch_classes)
+    assert {n.pitch % 12 for n in keys} <= final
+    struck = {round(n.start, 2) for n in keys if n.start > tl.ending + 0.2}
+    beats = sum(tl.ending <= b < plan.duration for b in plan.beats)
+    if busy_end:
+        assert len(struck) >= 2 * (beats - 1)
+    else:
+        assert not struck
+
+
+def test_pitched_parts_strike_a_marked_cut_harder():
+    """Without drums a cut must still be heard on its beat: notes of the keys and the bass that
+    start on a marked cut are played 16 velocity steps louder than the same notes unmarked."""
+    plan = make_plan(instruments={"keys": 0, "bass": 33})
+    unmarked = make_plan(instruments={"keys": 0, "bass": 33})
+    unmarked.marked_cuts = []
+    for index, role in enumerate(("keys", "bass")):
+        marked_notes, plain_notes = (PARTS[role](Timeline(p), 0, np.random.default_rng(index)).notes
+                                     for p in (plan, unmarked))
+        at_cut = [(a.velocity, b.velocity) for a, b in zip(marked_notes, plain_notes)
+                  if any(abs(a.start - c) < 1e-6 for c in plan.marked_cuts)]
+        assert at_cut and all(a == min(127, b + 16) for a, b in at_cut), (role, at_cut)

@@ -235,3 +235,25 @@ def test_a_multi_scene_clip_is_not_mostly_tonic_and_dominant(mode):
         roots = [s.chord.root for s in spans if not s.chord.is_none]
         shares.append(np.mean([(r - key.tonic) % 12 in (0, 7) for r in roots]))
     assert np.mean(shares) <= 0.5
+
+
+@pytest.mark.parametrize("mode", ["major", "minor"])
+def test_chords_at_scene_changes_lean_away_from_tonic_and_dominant(mode):
+    """A cut brings another colour: over 40 seeds, the chords starting at the cuts of one long
+    section are rooted on I or V at most a quarter of the time, and clearly less often than at
+    the same slots when the cuts are not given."""
+    key = Key(0, mode)
+    slots = [i * 2.0 for i in range(13)]
+    cuts = [6.0, 12.0, 18.0]
+
+    def share(scene_changes) -> float:
+        hits = []
+        for seed in range(40):
+            spans, _ = progression(key, slots, 26.0, [0.0], np.full((26, 6), 1 / 6), Controls(),
+                                   np.random.default_rng(seed), scene_changes=scene_changes)
+            hits += [(next(s for s in spans if s.start <= t < s.end).chord.root - key.tonic) % 12 in (0, 7)
+                     for t in cuts]
+        return float(np.mean(hits))
+
+    fresh, plain = share(cuts), share(())
+    assert fresh <= 0.25 and fresh < plain - 0.15, (fresh, plain)

@@ -48,7 +48,8 @@ class AffectiveEngine(Engine):
         pace = per_bar(drive, grid.downbeats, duration)
         slots = harmonic_slots(grid.beats, grid.downbeats, grid.on_grid + [s.start for s in sections], list(pace),
                                BEATS_PER_BAR)
-        chords, romans = progression(key, slots, duration, [s.start for s in sections], features.emotion, c, rng)
+        chords, romans = progression(key, slots, duration, [s.start for s in sections], features.emotion, c, rng,
+                                     scene_changes=grid.on_grid)
         density, energy = planner.levels(motion, arousal)
         parts = PlanParts(drive, grid, key, chords, sections, density, energy, planner.preset(features, drive))
         plan, shared = planner.assemble(features, parts, self.NAME)

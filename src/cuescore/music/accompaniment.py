@@ -4,7 +4,8 @@ Each writer takes the `Timeline`, a General MIDI program and a random generator,
 `Track` whose notes stay inside the plan: pad and keys play only tones of the chord sounding at
 their onset; the bass plays roots, fifths and octaves, plus one documented kind of passing note —
 an approach note a step (1-2 semitones) from the next chord's root in the beat before a chord change.
-From `Timeline.ending` on, every part holds the final chord to the end.
+From `Timeline.ending` on, every part holds the final chord to the end; where the picture is still
+busy there, the keys play an arpeggio of it over the held chord.
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ pad, keys, bass and lead together sound about four or five pitches at once, as i
 (muspy polyphony 3.4-5.2), rather than six or seven."""
 
 
+PULSE_LEVEL = 2
+"""Density level from which the pad re-strikes its chord on the beat (a pulsing pad, as in pop
+choruses) rather than holding it through the span: busy moments sound busier in every part."""
+
+
 def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
     """`PAD_VOICES` voices per chord span (more in calm bars), voice-led; tones common to two
-    chords are held across the change."""
+    chords are held across the change; on busy beats (`PULSE_LEVEL`) the chord is re-struck."""
     track = Track("pad", program)
     previous: list[int] | None = None
     held: dict[int, Note] = {}
@@ -42,18 +48,29 @@ def write_pad(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             continue
         calm = tl.bar_at(span.start).density == 0
         voicing = voice_chord(span.chord, previous, *PAD_RANGE, voices=PAD_VOICES[0 if calm else 1])
-        v = velocity(tl, span.start, tl.energy_at(span.start), 40, 42, 0.0, rng)
-        kept: dict[int, Note] = {}
-        for pitch in voicing:
-            note = held.get(pitch)
-            if note is not None and abs(note.end - span.start) < 1e-6:
-                note.end = span.end
-            else:
-                note = Note(pitch, span.start, span.end, v)
-                track.notes.append(note)
-            kept[pitch] = note
-        held, previous = kept, voicing
+        for start, end in _pulses(tl, span):
+            v = velocity(tl, start, tl.energy_at(start), 40, 42, 0.0, rng)
+            kept: dict[int, Note] = {}
+            for pitch in voicing:
+                note = held.get(pitch)
+                if note is not None and abs(note.end - start) < 1e-6 and start == span.start:
+                    note.end = end
+                else:
+                    note = Note(pitch, start, end, v)
+                    track.notes.append(note)
+                kept[pitch] = note
+            held = kept
+        previous = voicing
     return track
+
+
+def _pulses(tl: Timeline, span: Span) -> list[tuple[float, float]]:
+    """`span` cut at the beats inside it whose level is at least `PULSE_LEVEL` (s, s)."""
+    start, end = tl.position(span.start), tl.position(min(span.end, tl.ending))
+    beats = [tl.time(float(b)) for b in np.arange(np.floor(start) + 1, end - 1e-6)
+             if tl.level_at(tl.time(b + 0.5)) >= PULSE_LEVEL]
+    bounds = [span.start] + beats + [span.end]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _keys_voicings(tl: Timeline) -> dict[int, tuple[list[int], list[int]]]:
@@ -108,7 +125,34 @@ def write_keys(tl: Timeline, program: int, rng: np.random.Generator) -> Track:
             later = [o for o in onsets if o > pos]
             play(pos, (min(later) if later else bar.pos + bar.beats) - pos, BLOCK, pos - bar.pos)
     _hold_final(tl, track, lambda span: voicings[span.index][0], roll=0.04)
+    _ending_figure(tl, track, voicings, rng)
     return track
+
+
+ENDING_STEPS = {1: 1, 2: 2, 3: 2, 4: 4}
+"""Arpeggio notes per beat over the held final chord at each density level (none at level 0)."""
+
+
+def _ending_figure(tl: Timeline, track: Track, voicings: dict[int, tuple[list[int], list[int]]],
+                   rng: np.random.Generator) -> None:
+    """Over the held final chord, where the picture is still busy (level ≥ 1 at a beat), the keys
+    go on with a rising arpeggio of the final chord, `ENDING_STEPS[level]` notes a beat, so a
+    busy last shot is not met by a silent ring."""
+    span = tl.span_at(tl.ending)
+    if span is None or span.chord.is_none or tl.ending >= tl.duration:
+        return
+    tones = voicings[span.index][1]
+    pos, end, k = tl.position(tl.ending), tl.position(tl.duration), 0
+    while pos < end - 1e-6:
+        level = tl.level_at(tl.time(min(pos + 0.5, end)))
+        steps = ENDING_STEPS.get(level, 0)
+        for i in range(steps):
+            t0, t1 = tl.time(pos + i / steps), min(tl.time(pos + (i + 1) / steps), tl.duration)
+            if t0 < tl.duration - 0.05:
+                v = velocity(tl, t0, tl.energy_at(t0), 50, 40, i / steps, rng)
+                track.notes.append(Note(tones[k % len(tones)], t0, t1, v))
+                k += 1
+        pos += 1.0
 
 
 def _bars_before_ending(tl: Timeline) -> list[Bar]:

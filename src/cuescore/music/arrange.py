@@ -4,9 +4,10 @@ Roles (keys of `plan.instruments`, each → GM program): "pad" (sustained voice-
 (rhythm by density level), "bass" (roots and fifths, approach notes into chord changes), "lead"
 (phrased melody) and "drums" (value = GM kit; grooves by energy, fills and crashes at cuts). A role
 missing from the plan is a part left out; other roles are ignored. Every part's MIDI expression (CC11)
-follows the energy curve; all parts hold the last chord from `Timeline.ending` on and fade it,
-every note ending by `plan.duration`. Off-beat eighths are played late where the plan swings, and
-onsets off the chord changes and cuts are loosened by a few milliseconds per part (`humanize`).
+follows the energy curve; all parts hold the last chord from `Timeline.ending` on and fade it (the
+keys arpeggiate it while the picture is busy), every note ending by `plan.duration`. Off-beat
+eighths are played late where the plan swings, and onsets off the chord changes and cuts are
+loosened by a few milliseconds per part (`humanize`).
 """
 
 from __future__ import annotations

@@ -174,6 +174,8 @@ def _sing(tl: Timeline, line: _Line, track: Track, phrase: list[Bar], previous: 
             phase = (elapsed + onset) / total
             target = CENTRE + bar.register + lift + 6.0 * np.sin(np.pi * min(phase * 1.25, 1.0))
             strong = _strong(onset, bar.beats)
+            if not (strong or is_last) and tl.level_at(t) == 0:
+                continue
             if is_last and i == 0 and previous is not None:
                 pitch = line.cadence(t, previous)
             elif k % 2 == 0 and not recording and i < len(motif.steps) and previous is not None and not strong:

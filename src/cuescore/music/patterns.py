@@ -177,8 +177,10 @@ def metric_weight(offset: float) -> int:
 
 def velocity(tl: Timeline, t: float, energy: float, base: int, spread: int, offset: float,
              rng: np.random.Generator) -> int:
-    """MIDI velocity: `base + spread * energy`, shaped by metre, raised on accents, humanised ±3."""
-    v = base + spread * energy + metric_weight(offset) + (16 if tl.is_accent(t) else 0)
+    """MIDI velocity: `base + spread * energy`, shaped by metre, raised on accents and marked cuts
+    (so a cut is heard on a beat even without drums), humanised ±3."""
+    marked = tl.is_accent(t) or any(abs(c - t) <= 0.02 for c in tl.cuts)
+    v = base + spread * energy + metric_weight(offset) + (16 if marked else 0)
     return int(np.clip(round(v + rng.integers(-3, 4)), 1, 127))
 
 

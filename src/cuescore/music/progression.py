@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -75,6 +76,10 @@ _CHORD_SECONDS = ((0.0, 5.0), (0.3, 2.2), (1.0, 1.5))
 and from about a third of the pace up the harmony moves every bar or faster."""
 _PHRASE_CHORDS = 5          # fewest chords a section needs to close with a cadence of its own: with
                             # three, a multi-cut clip was mostly I and V (x-V-I, x-x-V per section)
+_FRESH = 0.1
+"""The chain's weight on the tonic and the dominant for a chord that starts a section or sits at a
+cut (a new scene): a scene change brings a chord of another colour (ii, iii, IV, vi, ...), so a
+multi-scene clip is not mostly I and V."""
 _MIN_CHORD = 1.2           # seconds: half-bar chords only when half a bar lasts this long
 
 
@@ -197,13 +202,20 @@ class _Context:
     fit: np.ndarray
     weight: float
     base: np.ndarray
+    fresh: set[int]
+    """Slots that open a new section (a new scene), where `_FRESH` tilts away from I and V."""
 
     @classmethod
-    def build(cls, key: Key, emo: list[np.ndarray], weight: float) -> "_Context":
+    def build(cls, key: Key, emo: list[np.ndarray], weight: float, fresh: set[int]) -> "_Context":
         fit = np.array([[max((quality_affinity(e).get(q, 0.0)
                               for q in quality_scores((key.tonic + off) % 12, triad, key, e, 0.0)), default=0.0)
                          for _, off, triad in DEGREES[key.mode]] for e in emo])
-        return cls(key, emo, fit, weight, _transition_matrix(key.mode))
+        return cls(key, emo, fit, weight, _transition_matrix(key.mode), fresh)
+
+    @property
+    def fresh_weights(self) -> np.ndarray:
+        """Per degree: `_FRESH` for the tonic and the dominants, 1 for the others."""
+        return np.array([_FRESH if name in ("I", "i", "V", "v") else 1.0 for name, _, _ in self.degrees])
 
     @property
     def degrees(self) -> tuple[tuple[str, int, str], ...]:
@@ -212,20 +224,24 @@ class _Context:
     def into(self, t: int) -> np.ndarray:
         """The chain's transitions into slot `t`, tilted towards degrees whose colours suit its emotion."""
         m = self.base * np.exp(_DEGREE_TILT * self.weight * self.fit[t])[None, :]
+        if t in self.fresh:
+            m = m * self.fresh_weights[None, :]
         return m / m.sum(axis=1, keepdims=True)
 
 
 def progression(key: Key, slots: list[float], duration: float, section_starts: list[float],
                 emotion: np.ndarray, controls: Controls, rng: np.random.Generator,
-                ) -> tuple[list[ChordSpan], list[str]]:
+                scene_changes: Sequence[float] = ()) -> tuple[list[ChordSpan], list[str]]:
     """Chords for the `slots` (start times, s): the primer first, then per section a chain
     sampled towards its cadence (authentic at the end of the piece, which closes on the
     tonic), then `chromatic.ornament` (secondary dominants, borrowed chords, suspensions),
     then the colours. Returns the chord spans (equal neighbours merged, the last ending at
     `duration`) and each span's roman numeral ("" for primer chords outside the key; "V/vi",
-    "bVII", ... for chromatic chords)."""
+    "bVII", ... for chromatic chords). The slots at section starts and at `scene_changes` (cut
+    times, s) lean away from I and V (`_FRESH`)."""
     ends = slots[1:] + [duration]
-    ctx = _Context.build(key, [mean_over(emotion, s, e) for s, e in zip(slots, ends)], controls.weight_emotion)
+    fresh = _fresh_slots(slots, section_starts, scene_changes)
+    ctx = _Context.build(key, [mean_over(emotion, s, e) for s, e in zip(slots, ends)], controls.weight_emotion, fresh)
     primer = controls.primer_chords[: len(slots)]
     romans = [ctx.degrees[d][0] if (d := degree_of(c, key)) is not None and is_diatonic(c, key) else ""
               for c in primer]
@@ -240,6 +256,18 @@ def progression(key: Key, slots: list[float], duration: float, section_starts: l
     steps = ornament(steps, key.mode, rng)
     chords = list(primer) + [_colour(ctx, i, step, i == len(slots) - 1, rng) for i, step in zip(todo, steps)]
     return _merged_spans(slots, ends, chords, romans + [step.name for step in steps])
+
+
+def _fresh_slots(slots: list[float], section_starts: list[float], scene_changes: Sequence[float]) -> set[int]:
+    """Indices of the slots (after the first) that open a section or sit within 0.1 s of a scene change."""
+    section_of = np.searchsorted(np.asarray(section_starts), np.asarray(slots) + 1e-6)
+    fresh = {i for i in range(1, len(slots)) if section_of[i] != section_of[i - 1]}
+    times = np.asarray(slots, float)
+    for t in scene_changes if times.size else ():
+        i = int(np.argmin(np.abs(times - t)))
+        if i > 0 and abs(times[i] - t) <= 0.1:
+            fresh.add(i)
+    return fresh
 
 
 def _section_groups(slots: list[float], section_starts: list[float], todo: list[int]) -> list[list[int]]:
@@ -258,11 +286,13 @@ def _section_groups(slots: list[float], section_starts: list[float], todo: list[
 
 def _start_weights(ctx: _Context, first: int, prev: int | None, primer: list[Chord]) -> np.ndarray:
     """Weights of the degrees a section may open on: the chain from the previous section's last
-    degree, else any degree but the last primer chord's root, else the tonic."""
+    degree, else any degree but the last primer chord's root (tilted by `_FRESH` at a new scene), else
+    the tonic."""
     if prev is not None:
         return ctx.into(first)[prev]
     if primer:
-        return np.array([0.0 if (ctx.key.tonic + off) % 12 == primer[-1].root else 1.0 for _, off, _ in ctx.degrees])
+        weights = np.array([0.0 if (ctx.key.tonic + off) % 12 == primer[-1].root else 1.0 for _, off, _ in ctx.degrees])
+        return weights * (ctx.fresh_weights if first in ctx.fresh else 1.0)
     return np.eye(len(ctx.degrees))[0]
 
 
