@@ -6,7 +6,7 @@
 - `tonic_dominant_share`: share of the plan's chords (equal neighbours merged) on the key's
   tonic or dominant root.
 - `modal_emotion_share`: share of seconds whose emotion class is the clip's most common one.
-- `cuts_on_heard_beats`: share of cuts within 70 ms of a beat found by librosa's beat tracker in
+- `cuts_on_heard_beats`: `cuescore evaluate`'s `audio_cut_on_beat` (librosa beats within 70 ms, onsets near the ends) of
   the written WAV (not read from the plan).
 """
 
@@ -19,7 +19,6 @@ import pretty_midi
 
 from cuescore.music.plan import MusicPlan
 
-HEARD_BEAT_TOLERANCE = 0.070
 STAT_KEYS = ("pitch_class_entropy", "scale_consistency", "polyphony", "empty_beat_rate", "groove_consistency")
 
 
@@ -69,13 +68,8 @@ def modal_emotion_share(emotion: np.ndarray) -> float:
 
 
 def cuts_on_heard_beats(wav: Path, cuts: list[float]) -> float | None:
-    """Share of `cuts` within 70 ms of a beat tracked by librosa in the WAV (None without cuts)."""
-    if not cuts:
-        return None
-    import librosa
+    """Share of `cuts` on a beat heard in the WAV: `cuescore evaluate`'s `audio_cut_on_beat` (librosa's
+    beats within 70 ms; near either end, where the tracker lacks context, a note onset counts)."""
+    from cuescore.evaluation.audio_sync import evaluate_audio
 
-    y, sr = librosa.load(str(wav), sr=22050, mono=True)
-    _, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
-    if len(beats) == 0:
-        return 0.0
-    return float(np.mean([np.min(np.abs(beats - c)) <= HEARD_BEAT_TOLERANCE for c in cuts]))
+    return evaluate_audio(wav, cuts)["audio_cut_on_beat"]
