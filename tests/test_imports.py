@@ -185,7 +185,10 @@ def _imported_by(*args) -> set[str]:
     return set(done.stdout.splitlines()[-1].split())
 
 
-@pytest.mark.parametrize("args", [("--help",), ("generate", "--help"), ("analyze", "--help")])
+@pytest.mark.parametrize("args", [("--help",), ("generate", "--help"), ("analyze", "--help"), ("serve", "--help"),
+                                  ("plot", "--help"), ("regenerate", "--help"), ("evaluate", "--help"),
+                                  ("train", "--help"), ("dataset", "build", "--help"), ("dataset", "merge", "--help"),
+                                  ("convert", "vidmuse", "--help")])
 def test_help_imports_none_of_the_heavy_modules(args):
     loaded = _imported_by(*args)
     assert "cuescore" in loaded and loaded & set(HEAVY) == set()
