@@ -63,6 +63,7 @@ def test_one_summary_line_per_candidate(run):
     (("--candidates", "1"), "--candidates 1 is not allowed; allowed: 2..16"),
     (("--candidates", "3", "--seed", str(2**32 - 2)), "pass the largest seed"),
     (("--candidates", "2", "--features", "somewhere"), "leave out --features"),
+    (("--candidates", "2", "--hits", "500"), "500"),  # a hit past the end: refused before the analysis
 ])
 def test_bad_candidate_requests_write_nothing(run, tmp_path, args, message):
     _, clip, *_ = run

@@ -52,6 +52,7 @@ def score_candidates(
                           f"{int(CONTROLS['seed'].high)}; give a smaller --seed")
     video = Path(video)
     info = probe(video)
+    controls.check_duration(info.duration)  # directed times inside the video, before the analysis
     name = engine or DEFAULT_ENGINE
     needs = get_engine(name, controls, **(engine_options or {})).analysis_needs()
     base = Path(out_path) if out_path is not None else default_output(video, info.codec)
