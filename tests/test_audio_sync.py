@@ -104,3 +104,11 @@ def test_options_that_do_not_fit_the_target_are_one_line_errors(cut_video, tmp_p
     assert code == 2 and "--video applies to an audio or video target" in err
     code, _, err = cli("evaluate", wav)
     assert code == 2 and "for an audio file give --video VIDEO" in err and err.count("\n") == 1
+
+
+def test_a_scored_video_beside_a_broken_json_is_a_one_line_error(cut_video, tmp_path):
+    video = tmp_path / "out.mp4"
+    video.write_bytes(cut_video.read_bytes())
+    (tmp_path / "out.json").write_text("{broken")
+    code, _, err = cli("evaluate", video)
+    assert code == 2 and "out.json is not JSON" in err and err.count("\n") == 1, err

@@ -22,7 +22,6 @@ forms of `cuescore evaluate` on audio.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ import librosa
 import numpy as np
 
 from cuescore.errors import InputError
-from cuescore.evaluation.correspondence import evaluate_plan, load_plan
+from cuescore.evaluation.correspondence import evaluate_plan, load_plan, read_result_json
 from cuescore.media.audio import read_audio_track
 from cuescore.music.plan import ChordSpan, MusicPlan
 
@@ -167,7 +166,7 @@ def evaluate_scored_video(video_out: str | os.PathLike) -> dict:
             raise InputError(f"{video_out}: not a video with sound (and no {beside.name} beside it); for an audio "
                              "file give --video VIDEO") from None
         return evaluate_audio(video_out, cuts)
-    cuts = list(json.loads(beside.read_text()).get("cuts", []))
+    cuts = list(read_result_json(beside, ("cuts",))["cuts"])
     try:
         plan, _ = load_plan(beside)
     except InputError:  # an audio engine's record: no plan

@@ -42,6 +42,23 @@ CONFIDENT = 0.8
 """Probability above which a second's dominant emotion counts (Video2Music)."""
 
 
+def read_result_json(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:
+    """OUT.json of `cuescore generate` as a dict; InputError when it is missing, not JSON or lacks
+    one of the `required` top-level keys (then it is not a cuescore result)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; give the OUT.json written by `cuescore generate`")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path} is not JSON; give the OUT.json written by `cuescore generate`") from None
+    missing = [key for key in required if not isinstance(data, dict) or key not in data]
+    if missing or not isinstance(data, dict):
+        what = f" (no '{missing[0]}')" if missing else ""
+        raise InputError(f"{path} is not a cuescore result{what}; give the OUT.json written by `cuescore generate`")
+    return data
+
+
 def load_plan(json_path: str | os.PathLike) -> tuple[MusicPlan, dict]:
     """The plan in a JSON file plus the file's whole content (extra top-level fields included)."""
     path = Path(json_path)

@@ -9,7 +9,6 @@ it with `timeline_figure`. matplotlib (Agg backend, no display needed) is import
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cuescore.analysis.features import EMOTIONS
-from cuescore.errors import InputError, OutputError
+from cuescore.errors import OutputError
+from cuescore.evaluation.correspondence import read_result_json
 from cuescore.fileio import atomic_path, check_output_path
 
 if TYPE_CHECKING:
@@ -34,20 +34,8 @@ _SILENCE_DB = -80.0
 
 
 def load_result(path: str | os.PathLike) -> dict[str, Any]:
-    """OUT.json of `cuescore generate` as a dict; InputError when it is missing, not JSON or not
-    a cuescore result."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; give the OUT.json written by `cuescore generate`")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InputError(f"{path} is not JSON; give the OUT.json written by `cuescore generate`") from None
-    missing = [key for key in _REQUIRED if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise InputError(f"{path} is not a cuescore result (no '{missing[0]}'); give the OUT.json written by "
-                         "`cuescore generate`")
-    return data
+    """OUT.json of `cuescore generate` as a dict, with what the timeline draws; InputError otherwise."""
+    return read_result_json(path, _REQUIRED)
 
 
 def result_wav(data: dict[str, Any], json_path: str | os.PathLike) -> Path | None:
