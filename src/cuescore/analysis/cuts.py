@@ -25,7 +25,7 @@ from scenedetect.common import Timecode
 
 from cuescore.analysis.base import FrameAnalyzer
 from cuescore.analysis.features import HARD_CUT, Transition
-from cuescore.analysis.transitions import GradualDetector, is_black
+from cuescore.analysis.transitions import GradualDetector, blend_frame, is_black
 
 TIME_BASE = Fraction(1, 1_000_000)
 """Time base of the timecodes handed to PySceneDetect: microseconds."""
@@ -46,11 +46,8 @@ shifts the hue of big_buck_bunny's pale sky (5.795 s) scores 16 at a ratio of 4.
 the 27 of PySceneDetect's ContentDetector, so any cut that detector finds alone passes here."""
 
 HISTORY = 8
-"""Frames of (timecode, time, black, small picture) kept to map emitted cuts back; the
+"""Frames of (timecode, time, black, picture shrunk by `blend_frame`) kept to map emitted cuts back; the
 detector reports a cut 2 frames late."""
-
-COMPARE_SIDE = 160
-"""Long side, in pixels, of the frames `same_scene` aligns."""
 
 SAME_SCENE = 0.6
 """Smallest correlation of two frames aligned by their global shift that counts as one scene. The
@@ -87,15 +84,6 @@ class _AdaptiveRGB(AdaptiveDetector):
         dh, ds, dv = cv2.mean(cv2.absdiff(hsv, last))[:3]
         w = self._weights
         return (dh * w.delta_hue + ds * w.delta_sat + dv * w.delta_lum) / (abs(w.delta_hue) + abs(w.delta_sat) + abs(w.delta_lum))
-
-
-def small_frame(image: np.ndarray) -> np.ndarray:
-    """A frame as float32 RGB, its long side `COMPARE_SIDE` pixels (never enlarged)."""
-    h, w = image.shape[:2]
-    scale = min(1.0, COMPARE_SIDE / max(h, w))
-    if scale < 1.0:
-        image = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return image.astype(np.float32)
 
 
 def aligned_match(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -165,9 +153,10 @@ class CutDetector(FrameAnalyzer):
 
     def update(self, t: float, image: np.ndarray) -> None:
         tc = timecode(t, self.fps)
-        self._history.append((tc.pts, t, is_black(image), small_frame(image)))
+        small = blend_frame(image)  # one shrunk frame for the blend test and for `same_scene`
+        self._history.append((tc.pts, t, is_black(image), small))
         self._take(self._content.process_frame(tc, image))
-        self._gradual.update(t, image)
+        self._gradual.add(t, small)
         self._last = tc
 
     def _take(self, cuts: list[FrameTimecode]) -> None:
@@ -178,8 +167,8 @@ class CutDetector(FrameAnalyzer):
             for i, (pts, t, black, _) in enumerate(frames):
                 if pts == cut.pts:
                     both_black = black and i > 0 and frames[i - 1][2]
-                    before = [f[3] for f in frames[max(0, i - 2):i]]
-                    after = [f[3] for f in frames[i:i + 3]]
+                    before = [f[3].astype(np.float32) for f in frames[max(0, i - 2):i]]
+                    after = [f[3].astype(np.float32) for f in frames[i:i + 3]]
                     if not both_black and not same_scene(before, after):
                         self._cuts.append(t)
                     break

@@ -147,6 +147,31 @@ def replaced_fraction(before: np.ndarray, after: np.ndarray) -> float:
     return float((np.abs(y - fitted).max(axis=1) > REPLACED_LEVEL).mean())
 
 
+class RingFrame:
+    """One frame of the blend test's ring: uint8 RGB pixels, and their float32 copy made only when a
+    frame takes part in a large enough change to need it (most frames never do)."""
+
+    __slots__ = ("pixels", "_floats")
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+        self._floats: np.ndarray | None = None
+
+    def floats(self) -> np.ndarray:
+        if self._floats is None:
+            self._floats = self.pixels.astype(np.float32)
+        return self._floats
+
+
+def blend_frame(image: np.ndarray) -> np.ndarray:
+    """`image` (uint8 RGB) with its long side shrunk to BLEND_SIDE pixels (never enlarged)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, BLEND_SIDE / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return image
+
+
 class BlendScale:
     """Runs of blend frames at one half-window of `k` frames, over a shared ring of frames."""
 
@@ -161,15 +186,17 @@ class BlendScale:
         self._after: np.ndarray | None = None
 
     def step(self, ring: deque) -> None:
-        """Test the frame `k` behind the newest one in `ring` (a deque of (time, image))."""
+        """Test the frame `k` behind the newest one in `ring` (a deque of (time, `RingFrame`))."""
         k = self.k
         if len(ring) < 2 * k + 1:
             return
-        _, a = ring[-1 - 2 * k]
-        _, b = ring[-1 - k]
-        _, c = ring[-1]
-        d = mean_value(cv2.absdiff(c, a))
-        if d < MIN_CHANGE or mean_value(cv2.absdiff(b, cv2.addWeighted(a, 0.5, c, 0.5, 0.0))) > MAX_BLEND_ERROR * d:
+        fa, fb, fc = ring[-1 - 2 * k][1], ring[-1 - k][1], ring[-1][1]
+        d = mean_value(cv2.absdiff(fc.pixels, fa.pixels))  # exact on uint8: the pixels are whole numbers
+        if d < MIN_CHANGE:
+            self.close()
+            return
+        a, b, c = fa.floats(), fb.floats(), fc.floats()
+        if mean_value(cv2.absdiff(b, cv2.addWeighted(a, 0.5, c, 0.5, 0.0))) > MAX_BLEND_ERROR * d:
             self.close()
             return
         share, spread = motion_residual(a, b, c)
@@ -224,11 +251,11 @@ class GradualDetector(FrameAnalyzer):
         self.transitions: list[Transition] = []
 
     def update(self, t: float, image: np.ndarray) -> None:
-        h, w = image.shape[:2]
-        scale = min(1.0, BLEND_SIDE / max(h, w))
-        if scale < 1.0:
-            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        self._ring.append((t, image.astype(np.float32)))
+        self.add(t, blend_frame(image))
+
+    def add(self, t: float, small: np.ndarray) -> None:
+        """Take the frame at `t` s already shrunk by `blend_frame` (uint8 RGB)."""
+        self._ring.append((t, RingFrame(small)))
         for s in self.scales:
             s.step(self._ring)
 
