@@ -159,3 +159,18 @@ def test_the_features_of_a_truncated_video_score_it_and_fit_no_other(clip, tmp_p
         assert float(sound.duration * sound.time_base) == pytest.approx(analysed, abs=0.1)
     code, _, err = cli("generate", "--features", tmp_path / "features", clip.path, "-o", tmp_path / "whole.mp4")
     assert code == 2 and "features describe" in err  # the whole clip is longer: not its features
+
+
+def _truncated_times(source, folder) -> tuple[list[float], list[float]]:
+    from cuescore.media.decode import iter_decoded
+
+    cut = _variants(source, folder)["truncated"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedMediaWarning)
+        return ([t for t, _ in iter_decoded(cut, threads=True)], [t for t, _ in iter_decoded(cut, threads=False)])
+
+
+def test_a_truncated_video_decodes_the_same_frames_with_and_without_frame_threads(clip, tmp_path):
+    threaded, single = _truncated_times(clip.path, tmp_path)
+    assert threaded == single and len(single) > 20
+

@@ -148,6 +148,9 @@ def iter_decoded(path: str | os.PathLike, *, threads: bool = True,
     if count == 0:
         raise InputError(f"{path}: the video track has no decodable frames; the file may be truncated or damaged")
     if damage.ended_at is not None or (expected is not None and last < expected - TRUNCATED_SECONDS):
+        if threads:  # frame threads lose the frames decoded beside a packet the cut went through
+            for last, frame in decode_from(path, start, last, after=last):
+                yield last, frame
         damage.ended_at = last  # the last frame decoded, not the last packet read
     damage.check()
 
@@ -168,10 +171,21 @@ def last_frame_time(path: str | os.PathLike, start_time: float, until: float) ->
     decoding from the keyframe before `until` s only, and stopping at the first frame past
     `until`: a result above `until` means the video goes on. 0 when no frame decodes there."""
     last = 0.0
+    for last, _ in decode_from(path, start_time, until - 1.0):
+        if last > until:
+            break
+    return last
+
+
+def decode_from(path: str | os.PathLike, start_time: float, seek: float,
+                after: float = -math.inf) -> Iterator[tuple[float, av.VideoFrame]]:
+    """`(seconds from start_time, frame)` for the frames later than `after` s, decoded on one
+    thread from the keyframe at or before `seek` s (from the start when the file cannot seek);
+    undecodable packets are skipped."""
     with open_container(path) as container:
         stream = video_stream(container, path)
         try:
-            container.seek(int(max(0.0, start_time + until - 1.0) / stream.time_base), stream=stream)
+            container.seek(int(max(0.0, start_time + seek) / stream.time_base), stream=stream)
         except av.error.FFmpegError:
             pass  # unseekable: decode from the start
         for packet in readable_packets(container, stream):
@@ -180,11 +194,8 @@ def last_frame_time(path: str | os.PathLike, start_time: float, until: float) ->
             except av.error.FFmpegError:
                 continue
             for frame in frames:
-                if frame.time is not None:
-                    last = float(frame.time) - start_time
-                    if last > until:
-                        return last
-    return last
+                if frame.time is not None and float(frame.time) - start_time > after:
+                    yield float(frame.time) - start_time, frame
 
 
 @dataclass(frozen=True)
