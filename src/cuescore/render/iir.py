@@ -22,7 +22,8 @@ def _layout(channels: int) -> str:
 
 class SosFilter:
     """`sos` [S, 6] (rows b0 b1 b2 a0 a1 a2) applied to consecutive blocks [C, k] of one signal
-    at `sample_rate` Hz: `filter(x)` returns the filtered block, float32 [C, k]."""
+    at `sample_rate` Hz (1 to 8 channels, FFmpeg's default layouts): `filter(x)` returns the filtered
+    block, float32 [C, k]."""
 
     def __init__(self, sos: np.ndarray, channels: int, sample_rate: int) -> None:
         self.channels, self.sample_rate, self._pts = channels, sample_rate, 0
