@@ -87,3 +87,58 @@ def test_reverb_and_compression_in_parts_equal_the_whole(reverb):
     whole = chain(x, SR, reverb, workers=1)
     for workers in (2, 3):
         np.testing.assert_allclose(chain(x, SR, reverb, workers=workers), whole, atol=1e-5)
+
+
+# SciPy stays a dependency for the tests; the meter, limiter and synthesiser no longer import it.
+
+@pytest.mark.parametrize("attenuation,width,cutoff", [(70.0, 0.15, 0.5), (60.0, 0.05, 0.25), (30.0, 0.2, 0.3),
+                                                      (12.0, 0.4, 0.7)])
+def test_kaiser_design_equals_scipys(attenuation, width, cutoff):
+    from scipy.signal import firwin, kaiserord
+
+    from cuescore.render.fir import kaiser_lowpass, kaiser_order
+    taps, beta = kaiser_order(attenuation, width)
+    assert (taps, beta) == kaiserord(attenuation, width)
+    for n in (taps, taps + 1, 81, 1, 2):
+        np.testing.assert_allclose(kaiser_lowpass(n, cutoff, beta), firwin(n, cutoff, window=("kaiser", beta)),
+                                   rtol=0, atol=1e-14)
+    with pytest.raises(ValueError):
+        kaiser_order(5.0, 0.1)
+
+
+def test_true_peak_interpolator_is_resample_polys_impulse_response():
+    from cuescore.render.meter import OVERSAMPLE, _interpolator
+    taps, half = _interpolator()
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    response = resample_poly(impulse, OVERSAMPLE, 1)  # phase k of sample n weighs x[n+t] by taps[half + t, k]
+    expected = np.stack([response[OVERSAMPLE * (2 * half - np.arange(2 * half + 1)) + k] for k in range(OVERSAMPLE)], 1)
+    assert np.array_equal(taps, expected.astype(np.float32))
+    assert half == 10 and taps[half, 0] > 1.0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_streamed_k_weighting_equals_sosfilt_over_the_whole_signal(channels):
+    from scipy.signal import sosfilt
+
+    from cuescore.render.iir import SosFilter
+    from cuescore.render.meter import k_weighting
+    x = _music_like(2.0, 48000)[[0, 1, 0][:channels]]
+    reference = sosfilt(k_weighting(48000), x.astype(np.float64), axis=1)
+    f = SosFilter(k_weighting(48000), channels, 48000)
+    cuts = [0, 1, 1, 4097, 50000, 96000]  # an empty block, a one-sample block, uneven ones
+    y = np.concatenate([f.filter(x[:, a:b]) for a, b in zip(cuts, cuts[1:])], axis=1)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    np.testing.assert_allclose(y, reference, rtol=0, atol=1e-6)
+
+
+def test_trailing_max_equals_scipys_maximum_filter():
+    from scipy.ndimage import maximum_filter1d
+
+    from cuescore.render.limiter import trailing_max
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100, 1000):
+        for size in {1, 2, 3, 16, max(1, n - 1), n, n + 1, 3 * n + 5}:
+            for x in (rng.standard_normal(n), np.where(rng.random(n) < 0.05, rng.random(n), 0.0)):
+                expected = maximum_filter1d(x, size=size, origin=(size - 1) // 2, mode="constant", cval=0.0)
+                assert np.array_equal(trailing_max(x, size), expected), (n, size)

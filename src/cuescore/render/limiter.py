@@ -17,12 +17,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from cuescore.media.track import Track
 from cuescore.render.meter import (
     CHUNK, PEAK_BLOCK, _channel_weights, block_peaks, interpolation_gain, intersample_peaks,
 )
+
+
+def trailing_max(x: np.ndarray, size: int) -> np.ndarray:
+    """max(x[m - size + 1 .. m]) for each m, with 0 before the start, [N] like `x` [N] (SciPy's
+    `maximum_filter1d(x, size, origin=(size - 1) // 2, mode="constant")`), in O(N) by van Herk /
+    Gil-Werman: within blocks of `size`, a running max from each block's end and one from its start."""
+    n = len(x)
+    blocks = -(-(n + size - 1) // size)
+    padded = np.zeros(blocks * size, dtype=x.dtype)  # size - 1 zeros (the border), x, zeros
+    padded[size - 1: size - 1 + n] = x
+    rows = padded.reshape(blocks, size)
+    from_end = np.maximum.accumulate(rows[:, ::-1], axis=1)[:, ::-1].ravel()
+    from_start = np.maximum.accumulate(rows, axis=1).ravel()
+    # the window padded[m .. m + size - 1] is a suffix of one block and a prefix of the next
+    return np.maximum(from_end[:n], from_start[size - 1: size - 1 + n])
 
 
 class PeakMap:
@@ -98,7 +112,7 @@ class GainCurve:
             need = np.zeros(hi - lo)
             need[index[i0:i1] - lo] = excess[i0:i1]  # indices are unique
             # hold: the largest requirement over the last h samples (window [m - h + 1, m])
-            held = maximum_filter1d(need, size=h, origin=(h - 1) // 2, mode="constant", cval=0.0)[c0 - lo:]
+            held = trailing_max(need, h)[c0 - lo:]
             t = np.arange(c0, hi, dtype=np.float64)
             rel = np.maximum(np.maximum.accumulate(held[: c1 - c0] + r * t[: c1 - c0]), carry)
             carry = float(rel[-1])

@@ -3,8 +3,9 @@
 `loudness` is the ITU-R BS.1770-4 integrated loudness with the same K-weighting filters, 400 ms
 blocks, 75 % overlap and gating as `pyloudnorm.Meter` (agreeing with it to ~0.001 LU), computed as
 per-hop (100 ms) energies through one filter pass in chunks. `true_peak` is the peak of the signal
-4× oversampled exactly as `scipy.signal.resample_poly(x, 4, 1)` would, but interpolating only the
-stretches whose neighbourhood could hold a higher peak than the one found so far.
+4× oversampled exactly as `scipy.signal.resample_poly(x, 4, 1)` would (with its filter, designed
+here), but interpolating only the stretches whose neighbourhood could hold a higher peak than the
+one found so far. SciPy is not imported: it costs half a second per run (see `iir`, `fir`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import resample_poly, sosfilt
 
 from cuescore.media.audio import Audio
 from cuescore.media.track import ArrayTrack, Track
+from cuescore.render.fir import kaiser_lowpass
+from cuescore.render.iir import SosFilter
 
 BLOCK_SECONDS = 0.4
 OVERLAP = 0.75
@@ -112,7 +114,6 @@ class HopMeter:
         block = min(BLOCK_SECONDS, n / sample_rate)
         step = 1.0 - OVERLAP
         self.hops_per_block = int(round(1.0 / step))
-        self.weighted = weighted
         if block <= 0:
             self.bounds, self.n_blocks, self.block_samples = np.zeros(1, np.int64), 0, 1.0
         else:
@@ -122,8 +123,7 @@ class HopMeter:
             self.block_samples = block * sample_rate
         cw = _channel_weights(channels)
         self._weights = None if np.all(cw == 1.0) else cw.astype(np.float32)[:, None]
-        self._sos = k_weighting(sample_rate).astype(np.float32)
-        self._zi = np.zeros((self._sos.shape[0], channels, 2), np.float32)
+        self._filter = SosFilter(k_weighting(sample_rate), channels, sample_rate) if weighted else None
         n_hops = len(self.bounds) - 1
         self._k, self._p = np.zeros(n_hops), np.zeros(n_hops)
         self._per_chunk = max(1, CHUNK // max(1, int(self.bounds[1] - self.bounds[0]))) if n_hops else 1
@@ -151,9 +151,8 @@ class HopMeter:
             chunk = x[:, start - self._start: stop - self._start]
             starts, lengths = self.bounds[h0:h1] - start, np.diff(self.bounds[h0:h1 + 1])
             self._p[h0:h1] = _sum_hops(_power(chunk, self._weights), starts, lengths)
-            if self.weighted:
-                y, self._zi = sosfilt(self._sos, chunk, axis=1, zi=self._zi)
-                self._k[h0:h1] = _sum_hops(_power(y, self._weights), starts, lengths)
+            if self._filter is not None:
+                self._k[h0:h1] = _sum_hops(_power(self._filter.filter(chunk), self._weights), starts, lengths)
         done = int(self.bounds[ready])
         self._pending = [x[:, done - self._start:]]
         self._start, self._hop = done, ready
@@ -183,14 +182,15 @@ def loudness(audio: Audio) -> float:
 
 @lru_cache(maxsize=1)
 def _interpolator() -> tuple[np.ndarray, int]:
-    """Taps [2D+1, OVERSAMPLE] of `resample_poly(x, 4, 1)`'s phases, read off its impulse response:
-    the value k/4 of the way from sample n to n+1 is window x[n-D .. n+D] @ taps[:, k] (phase 0 is
-    the sample itself times a gain a hair over 1, from the filter's normalisation)."""
+    """Taps [2D+1, OVERSAMPLE] of `resample_poly(x, 4, 1)`'s phases: the value k/4 of the way from
+    sample n to n+1 is window x[n-D .. n+D] @ taps[:, k] (phase 0 is the sample itself times a gain
+    a hair over 1, from the filter's normalisation). resample_poly's filter is a Kaiser (β 5)
+    low-pass of 20 × OVERSAMPLE + 1 taps cut at 1/OVERSAMPLE of Nyquist, times OVERSAMPLE; the
+    coefficient of x[n+t] in phase k is h[centre + k - OVERSAMPLE t]."""
     d = 16
-    impulse = np.zeros(2 * d + 1)
-    impulse[d] = 1.0
-    y = resample_poly(impulse, OVERSAMPLE, 1)
-    taps = np.stack([y[OVERSAMPLE * (2 * d - np.arange(2 * d + 1)) + k] for k in range(OVERSAMPLE)], axis=1)
+    h = kaiser_lowpass(20 * OVERSAMPLE + 1, 1.0 / OVERSAMPLE, 5.0) * OVERSAMPLE
+    index = len(h) // 2 + np.arange(OVERSAMPLE)[None, :] - OVERSAMPLE * np.arange(-d, d + 1)[:, None]
+    taps = np.where((index >= 0) & (index < len(h)), h[np.clip(index, 0, len(h) - 1)], 0.0)
     keep = np.nonzero(np.abs(taps).max(axis=1) > 1e-12)[0]
     half = int(max(d - keep.min(), keep.max() - d))
     taps = taps[d - half: d + half + 1]

@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import firwin, kaiserord
 
 from cuescore.errors import InputError, OptionError
 from cuescore.media.audio import Audio
@@ -32,6 +31,7 @@ from cuescore.music.score import Score, Track
 from cuescore.render.midi import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, ChannelEvent, num_samples, score_events
 from cuescore.render.banks import bundled_soundfont as default_soundfont
 from cuescore.render.banks import check_soundfont
+from cuescore.render.fir import kaiser_lowpass, kaiser_order
 from cuescore.render.parallel import Job, render_jobs
 from cuescore.render.soundfont import channel_regions
 
@@ -336,9 +336,9 @@ def _halfband() -> tuple[np.ndarray, float]:
     """(c_t for t = 1..T, centre gain) of a linear-phase half-band FIR for 2× upsampling: flat to
     HALF_RATE_SHARE of the input's Nyquist frequency, UPSAMPLE_ATTENUATION_DB down from its mirror."""
     width = 1.0 - HALF_RATE_SHARE  # transition, as a share of the output's Nyquist frequency (2 × edge gap / 2)
-    numtaps, beta = kaiserord(UPSAMPLE_ATTENUATION_DB, width)
+    numtaps, beta = kaiser_order(UPSAMPLE_ATTENUATION_DB, width)
     pairs = max(2, (numtaps + 3) // 4)
-    h = firwin(4 * pairs - 1, 0.5, window=("kaiser", beta))
+    h = kaiser_lowpass(4 * pairs - 1, 0.5, beta)
     centre = 2 * pairs - 1
     return (2.0 * h[centre + 2 * np.arange(1, pairs + 1) - 1]).astype(np.float32), float(2.0 * h[centre])
 
