@@ -78,6 +78,10 @@ class Synthesizer(ABC):
         those with `wanted` set are played, if given; the others still end rendering calls).
         Events before `start` are sent before the first sample."""
 
+    def load(self, soundfont: Path) -> None:
+        """Parse `soundfont` ahead of the renders, where the backend keeps parsed banks (forked
+        render workers then inherit it instead of each parsing it again)."""
+
 
 def _play(events: list[ChannelEvent], start: int, stop: int, send, generate, wanted=None) -> np.ndarray:
     """Drive a backend over samples [start, stop): `send(event)` at each wanted event's sample,
@@ -113,6 +117,9 @@ class TinySoundFontSynth(Synthesizer):
         return True
 
     MAX_VOICES = 512
+
+    def load(self, soundfont: Path) -> None:
+        loaded_soundfont(soundfont)
 
     def render(self, events, start, stop, sample_rate, soundfont, wanted=None) -> np.ndarray:
         synth, sfid = self._synth(soundfont, sample_rate)
@@ -158,7 +165,7 @@ class TinySoundFontSynth(Synthesizer):
 
 def loaded_soundfont(soundfont: str | os.PathLike):
     """The parsed TinySoundFont bank at `soundfont`, loaded once per process while the file stays
-    the same (path, size and modification time): a large bank such as FluidR3_GM takes 0.7 s to
+    the same (path, size and modification time): a large bank such as FluidR3_GM takes 0.3-0.7 s to
     parse, and a run renders many pieces (candidates and stems too). InputError when it cannot be loaded."""
     stat = os.stat(soundfont)
     return _load_soundfont(os.path.abspath(soundfont), stat.st_size, stat.st_mtime_ns)
@@ -267,6 +274,7 @@ def synthesize_track(
     if part is not None:
         score.track(part)
     backend = SYNTHS[synth]()
+    backend.load(path)
     n = num_samples(score.duration, sample_rate)
     low, full = _split_by_bandwidth(score, sample_rate, path)
 
