@@ -84,6 +84,21 @@ def test_visual_beats_fall_where_motion_stops(tmp_path):
     assert len(f.beat_times) <= len(stops) + 1
 
 
+def test_the_flow_is_the_same_however_many_threads_compute_it(demo_clip):
+    from cuescore.analysis.motion import MotionAnalyzer
+    from cuescore.media import iter_frames
+
+    analyzers = [MotionAnalyzer(background=workers) for workers in (0, 1, 3)]
+    for frame in iter_frames(demo_clip.path, max_side=320):
+        for motion in analyzers:
+            motion.update(frame.time, frame.image)
+    results = []
+    for motion in analyzers:
+        motion.finish(demo_clip.duration)
+        results.append((motion.times, motion.speeds, motion.visual_beats(demo_clip.cut_times)[0].tolist()))
+    assert len(results[0][0]) > 100 and results[1] == results[0] and results[2] == results[0]
+
+
 def test_sampled_analysis_and_bad_options(demo_clip):
     f = analyze(demo_clip.path, fps=10)
     assert f.T == 12 and f.hard_cuts == pytest.approx(demo_clip.cut_times, abs=0.1)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -30,7 +31,16 @@ FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, po
 """OpenCV's reference settings; 2 levels / window 9 under-tracks 10 px steps and makes the speed
 curve flicker, which shows up as false visual beats."""
 FLOW_IN_FLIGHT = 4
-"""Frame pairs whose flow may wait in the background worker (two 160 px grey images each)."""
+"""Frame pairs whose flow may wait per background worker (two 160 px grey images each)."""
+MAX_FLOW_WORKERS = 3
+
+
+def flow_workers() -> int:
+    """Background flow threads worth running: the cores beyond the decode and the caller's
+    analysis (at least one, at most MAX_FLOW_WORKERS). The flow of one frame pair does not depend
+    on another's, so pairs run side by side; on two cores one worker already fills the second core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_FLOW_WORKERS, cores - 2))
 MIN_BEAT_SPACING_S = 0.25
 CUT_GUARD_S = 0.1
 
@@ -70,15 +80,16 @@ def flow_speed(prev: np.ndarray, gray: np.ndarray, frames: int) -> float:
 class MotionAnalyzer(FrameAnalyzer):
     """Frame difference and optical flow per frame; per-second means and visual beats.
 
-    background: compute the optical flow, the costliest feature, in a worker thread of its own
-    (OpenCV releases the GIL), at most `FLOW_IN_FLIGHT` frame pairs behind; results are taken in
-    order and are bit-identical to inline ones. `finish` (or `close`) ends the thread.
+    background: compute the optical flow, the costliest feature, in worker threads of its own
+    (OpenCV releases the GIL; `background` of them, or `flow_workers()` when True), at most
+    `FLOW_IN_FLIGHT` frame pairs per worker behind; results are taken in order and are
+    bit-identical to inline ones. `finish` (or `close`) ends the thread.
     native_fps: when only some frames are analysed (`analyze(fps=...)`), the video's own rate, so
     that flow stays in pixels per native frame interval. The frame difference is then taken
     between the sampled frames, so it reads higher than on every frame.
     """
 
-    def __init__(self, background: bool = False, native_fps: float | None = None) -> None:
+    def __init__(self, background: bool | int = False, native_fps: float | None = None) -> None:
         self.native_fps = native_fps
         self.motion = PerSecondMean()
         self.flow = PerSecondMean()
@@ -88,7 +99,9 @@ class MotionAnalyzer(FrameAnalyzer):
         self._flow_gray: np.ndarray | None = None
         self._flow_time = -np.inf
         self._frames_since_flow = 0
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="cuescore-flow") if background else None
+        workers = flow_workers() if background is True else int(background)
+        self._worker = ThreadPoolExecutor(workers, thread_name_prefix="cuescore-flow") if workers else None
+        self._in_flight = FLOW_IN_FLIGHT * max(1, workers)
         self._pending: deque[tuple[float, Future]] = deque()
 
     def update(self, t: float, image: np.ndarray) -> None:
@@ -109,7 +122,7 @@ class MotionAnalyzer(FrameAnalyzer):
                 self._add_flow(t, flow_speed(self._flow_gray, gray, frames))
             else:
                 self._pending.append((t, self._worker.submit(flow_speed, self._flow_gray, gray, frames)))
-                self._collect(keep=FLOW_IN_FLIGHT)
+                self._collect(keep=self._in_flight)
         self._flow_gray = gray
         self._flow_time = t
         self._frames_since_flow = 0
