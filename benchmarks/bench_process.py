@@ -10,7 +10,7 @@ are printed beside the wall times: on a shared machine the wall ratio drifts tow
 as the other jobs take the second core.
 
 Inputs: the shared real clips (when ../shared/media is there) and synthetic h264 clips of
-`media_for_bench` (720p and 1080p, 60 s; `--long` adds the 720p clip repeated to 3 and 10 minutes).
+`media_for_bench` (720p and 1080p, 60 s; `--long 10` adds both repeated to 10 minutes).
 `--src DIR` (repeatable) measures the code in other `src` folders too, alternating with this one,
 for before/after tables.
 
@@ -79,16 +79,18 @@ def startup(py: str) -> None:
 
 
 def clips(long_minutes: list[float], long_only: bool = False) -> list[Path]:
-    """The real clips and the 60 s synthetic ones (unless `long_only`), then the long ones."""
+    """The real clips and the 60 s synthetic ones (unless `long_only`), then the long ones (the
+    720p and the 1080p clip repeated to each of `long_minutes`)."""
     real = [SHARED_VIDEO / name for name in REAL if (SHARED_VIDEO / name).exists()]
     short = [] if long_only else real + [clip_720p(60.0), clip_720p(60.0, (1920, 1080))]
-    return short + [repeat_clip(clip_720p(60.0), int(m)) for m in long_minutes]
+    sizes = ((1280, 720), (1920, 1080))
+    return short + [repeat_clip(clip_720p(60.0, size), int(m)) for m in long_minutes for size in sizes]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--long", type=float, nargs="*", default=[], help="minutes of the long 720p clips")
+    parser.add_argument("--long", type=float, nargs="*", default=[], help="minutes of the long 720p and 1080p clips")
     parser.add_argument("--long-only", action="store_true", help="only the long clips")
     parser.add_argument("--src", type=Path, action="append", default=[], help="another src folder to measure")
     args = parser.parse_args()
