@@ -194,3 +194,23 @@ def test_a_whip_pan_inside_a_shot_is_not_a_cut(tmp_path, jump):
     cuts = [tr.time for tr in found if tr.kind == HARD_CUT]
     assert len(cuts) == 2 and len(found) == 2, found
     assert cuts == pytest.approx([1.5, 4.0], abs=1.5 / FPS)
+
+
+def test_a_cut_to_a_nearly_black_frame_is_compared_without_numpy_warnings():
+    """Phase correlation between a picture and a frame that is black but for a few dim pixels (the
+    first frame of a repeated clip) can report a shift larger than the frame: no overlap, so no
+    scene in common, and nothing to average (it warned "Mean of empty slice" on a 10-minute clip)."""
+    import warnings
+
+    from cuescore.analysis.cuts import aligned_match
+
+    rng = np.random.default_rng(27)
+    picture = cv2.resize(rng.uniform(0, 255, (9, 16, 3)).astype(np.float32), (160, 90), interpolation=cv2.INTER_CUBIC)
+    black = np.zeros((90, 160, 3), np.float32)
+    black[75:81] = rng.integers(0, 3, (6, 160, 1)) * (rng.random((6, 160, 1)) < 0.4)
+    grey = [cv2.GaussianBlur(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), (0, 0), 1.0) for x in (picture, black)]
+    (dx, _), _ = cv2.phaseCorrelate(grey[0], grey[1], cv2.createHanningWindow((160, 90), cv2.CV_32F))
+    assert abs(dx) > 160  # the case itself: a shift past the frame's edge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert aligned_match(picture, black) == (0.0, 255.0)

@@ -94,14 +94,16 @@ def aligned_match(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     h, w = a.shape[:2]
     grey = [cv2.GaussianBlur(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), (0, 0), 1.0) for x in (a, b)]
     (dx, dy), _ = cv2.phaseCorrelate(grey[0], grey[1], cv2.createHanningWindow((w, h), cv2.CV_32F))
-    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    if not (np.isfinite(dx) and np.isfinite(dy)):
+        return 0.0, 255.0
     mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
+    if max(0, w - mx) * max(0, h - my) < h * w / 4:  # shifted that far, too little of the pictures overlaps
+        return 0.0, 255.0
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
     cols = slice(mx, w) if dx >= 0 else slice(0, w - mx)
     rows = slice(my, h) if dy >= 0 else slice(0, h - my)
     moved = cv2.warpAffine(grey[0], shift, (w, h), flags=cv2.INTER_LINEAR)[rows, cols].ravel()
     p, q = moved - moved.mean(), grey[1][rows, cols].ravel()
-    if p.size < h * w / 4:
-        return 0.0, 255.0
     q = q - q.mean()
     norm = float(np.sqrt((p @ p) * (q @ q)))
     colour = cv2.warpAffine(a, shift, (w, h), flags=cv2.INTER_LINEAR)[rows, cols]
