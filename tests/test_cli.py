@@ -84,3 +84,23 @@ def test_dataset_build_with_a_clip_model_folder(demo_clip, tmp_path):
     semantic = list((tmp_path / "ds" / "vevo_semantic" / "all" / "2d").iterdir())
     assert len(semantic) == 1 and semantic[0].name.startswith("clip")
     assert np.load(semantic[0] / "001.npy").shape == (12, 16)
+
+
+def test_sigterm_while_the_outputs_are_written_leaves_no_file(demo_clip, features_dir, tmp_path):
+    """SIGTERM unwinds like Ctrl-C: exit 143 and the outputs' temporary files removed (the
+    default action ended the process at once and left five hidden .part files)."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "cuescore", "generate", str(demo_clip.path), "--features",
+                             str(features_dir), "--stems", "-o", str(out / "x.mp4")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(path.name.startswith(".x.") for path in out.iterdir()):  # writing has begun
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "cuescore: terminated" in err, err
+    assert list(out.iterdir()) == []

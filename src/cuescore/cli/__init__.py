@@ -2,7 +2,8 @@
 
 Each command group lives in its own module with an `add_parsers(sub)`; this module builds the parser
 from them and maps errors: problems with input or options print one line on stderr and exit 2;
-internal failures exit 1 (with the traceback under --verbose).
+internal failures exit 1 (with the traceback under --verbose). Ctrl-C (exit 130) and SIGTERM (exit
+143) unwind the command, so that the temporary files of outputs being written are removed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -33,7 +36,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for Ctrl-C: the command unwinds and
+    its `finally` blocks remove the temporary files of the outputs it was writing (the default
+    action would end the process at once and leave them)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
+    try:
+        return _run(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -51,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cuescore: interrupted\n")
         return 130
+    except Terminated:
+        sys.stderr.write("cuescore: terminated\n")
+        return 143
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
