@@ -9,8 +9,9 @@ The work is spread over threads: decoding (FFmpeg's own frame threads) and conve
 in a prefetch thread, a bounded queue away; the optical flow (the costliest feature) runs in the
 motion analyzer's workers (one per core beyond two, at least one), everything else in the
 caller's thread. On a 60 s 720p h264 clip the decode and conversion take about 1.25, the flow 0.8
-and the rest 0.35 times the CPU time of a plain decode of the clip (measured one by one, benchmarks/RESULTS.md), so `analyze` is about 2.4
-plain decodes of work spread over the cores; on a busy machine its time tends to that CPU ratio.
+and the rest 0.35 times the CPU time of a plain decode of the clip (measured one by one,
+benchmarks/RESULTS.md), so `analyze` is about 2.4 plain decodes of work spread over the cores; on a
+busy machine its time tends to that CPU ratio.
 Nothing here imports SciPy (`analysis.series`): its import alone costs a third of a plain decode
 of a minute of 720p video.
 """
