@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cuescore.errors import OutputError
 
@@ -49,22 +49,45 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
+def _scratch(path: Path, make: Callable[[Path], None], remove: Callable[[Path], None]) -> Iterator[Path]:
+    """`path` made by `make` inside the block that removes it again (`remove`) unless it has been
+    renamed away: the name is chosen before anything exists, so an interrupt (Ctrl-C, SIGTERM) at
+    any moment leaves nothing behind. A name already taken (astronomically unlikely) is an
+    OutputError and that file is left alone."""
+    ours = True
+    try:
+        try:
+            make(path)
+        except FileExistsError:
+            ours = False
+            raise OutputError(f"{path} exists already; run again") from None
+        yield path
+    finally:
+        if ours and path.exists():
+            remove(path)
+
+
+def _scratch_name(folder: Path, stem: str, suffix: str = "") -> Path:
+    """A hidden, fresh name in `folder` for the temporary copy of output `stem` + `suffix`."""
+    return folder / f".{stem}.{secrets.token_hex(6)}.part{suffix}"
+
+
+def _new_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
 
-    The temporary name keeps the suffix so that writers that pick a format from it work.
+    The temporary name keeps the suffix so that writers that pick a format from it work; an
+    interrupt at any moment leaves no temporary file behind (`_scratch`).
     """
     target = check_output_path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _scratch(_scratch_name(target.parent, target.stem, target.suffix), _new_file, Path.unlink) as tmp:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,17 +113,13 @@ def atomic_dir(directory: str | os.PathLike) -> Iterator[Path]:
     target = Path(directory)
     check_new_dir(target)
     parent = ensure_writable_dir(target.parent if str(target.parent) else Path("."))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
-    try:
+    with _scratch(_scratch_name(parent, target.name), lambda p: os.mkdir(p, 0o700), shutil.rmtree) as tmp:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         check_new_dir(target)
         if target.exists():
             target.rmdir()
         os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def check_new_dir(directory: str | os.PathLike) -> Path:
