@@ -321,3 +321,18 @@ def test_streamed_render_and_master_equal_the_in_memory_ones(long_score, tmp_pat
     reference = np.clip(in_memory.read(0, in_memory.n).T, -1.0, 1.0)
     sf.write(str(tmp_path / "whole.wav"), reference, SR, subtype="PCM_16", format="WAV")
     assert (tmp_path / "streamed.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
+
+
+def test_busy_cores_trusts_the_threads_runnable_now_over_a_stale_load_average(tmp_path, monkeypatch):
+    import os
+
+    from cuescore.render import parallel
+
+    loadavg = tmp_path / "loadavg"
+    monkeypatch.setattr(parallel, "LOADAVG", str(loadavg))
+    for average, runnable, busy in ((8.0, 1, 0.0), (8.0, 3, 2.0), (0.5, 3, 0.0), (2.5, 4, 1.5)):
+        monkeypatch.setattr(os, "getloadavg", lambda a=average: (a, a, a))
+        loadavg.write_text(f"{average:.2f} {average:.2f} {average:.2f} {runnable}/321 4242\n")
+        assert parallel.busy_cores() == pytest.approx(busy), (average, runnable)
+    loadavg.unlink()  # no such file: the load average alone
+    assert parallel.busy_cores() == pytest.approx(1.5)

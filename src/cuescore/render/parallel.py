@@ -48,15 +48,34 @@ COST_TAIL_SECONDS = 2.0
 
 def idle_workers(n_samples: int, sample_rate: int) -> int:
     """Workers worth running over `n_samples` of audio: the idle cores (counting this process's
-    own), at most one per MIN_STRETCH_SECONDS. Idle = cores minus the 1-minute load average: on a
-    busy machine another worker only competes for the same cores, and what it costs to start
-    (pre-roll, forking) makes the whole slower than one worker."""
+    own), at most one per MIN_STRETCH_SECONDS. Idle = cores minus what other work keeps busy
+    (`busy_cores`): on a busy machine another worker only competes for the same cores, and what it
+    costs to start (pre-roll, forking) makes the whole slower than one worker."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        idle = cores - os.getloadavg()[0] + 1.0  # this process is part of the load
-    except OSError:
-        idle = cores
+    idle = cores - busy_cores()
     return max(1, min(cores, int(idle + 0.25), int(n_samples / sample_rate // MIN_STRETCH_SECONDS)))
+
+
+LOADAVG = "/proc/loadavg"
+"""Linux's load file: the averages, then "runnable/total" scheduling entities."""
+
+
+def busy_cores() -> float:
+    """Cores other work keeps busy: the lower of the 1-minute load average and the threads that
+    can run right now (the fourth field of /proc/loadavg, where the system has it), less this
+    process's own running thread. The average trails a minute behind (a job that just ended still
+    counts in it, as does this process's own analysis), the snapshot flickers; the lower of the two
+    is wrong only while a busy spell begins. 0 where neither can be read."""
+    try:
+        average = os.getloadavg()[0]
+    except OSError:
+        return 0.0
+    try:
+        with open(LOADAVG) as f:
+            runnable = float(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        runnable = average
+    return max(0.0, min(average, runnable) - 1.0)
 
 
 def default_workers(n_samples: int, sample_rate: int) -> int:
